@@ -1,0 +1,52 @@
+"""What a decoder hands to the pipeline: the valid spans, and why the others were refused."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from collector.spans import RawSpan
+
+# Largest value a signed 64-bit column (PostgreSQL BIGINT) holds.
+MAX_INT64 = (1 << 63) - 1
+
+
+@dataclass(slots=True)
+class Decoded:
+    spans: list[RawSpan] = field(default_factory=list)
+    rejections: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejections.values())
+
+    def reject(self, reason: str) -> None:
+        self.rejections[reason] += 1
+
+    def error_message(self) -> str:
+        """One line per reason, most frequent first, for ``partial_success.error_message``."""
+        return "; ".join(
+            f"{count} span{'s' if count > 1 else ''} rejected: {reason}"
+            for reason, count in self.rejections.most_common()
+        )
+
+
+def span_problem(
+    trace_id: str | None, span_id: str | None, start_time_ns: int, end_time_ns: int
+) -> str | None:
+    """Why a span cannot be stored, or None. Ids arrive as hex, None when malformed."""
+    if trace_id is None:
+        return "trace_id must be 16 bytes (32 hex characters in JSON, not base64) and not all zero"
+    if span_id is None:
+        return "span_id must be 8 bytes (16 hex characters in JSON, not base64) and not all zero"
+    if start_time_ns > MAX_INT64 or end_time_ns > MAX_INT64:
+        return "start or end time beyond the year 2262"
+    return None
+
+
+def finite(value: float) -> float | str:
+    """JSON (and PostgreSQL JSONB) has no NaN or Infinity: keep them as their names."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")

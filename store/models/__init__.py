@@ -1,0 +1,8 @@
+"""The trace store's tables, one module per concept."""
+
+from store.models.base import Base
+from store.models.project import DEFAULT_PROJECT, Project
+from store.models.span import Span
+from store.models.trace import Trace
+
+__all__ = ["DEFAULT_PROJECT", "Base", "Project", "Span", "Trace"]

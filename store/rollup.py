@@ -1,0 +1,199 @@
+"""Trace rollups, recomputed from the spans of the traces a write touched.
+
+Recomputing (rather than adding increments) makes the rollup independent of arrival
+order and of duplicates: whatever spans of a trace are stored, the row says the same.
+One INSERT ... SELECT ... ON CONFLICT DO UPDATE per project per write, in the write's
+transaction; the cost is one indexed read of the touched traces' spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from store import dialect
+from store.models import Span, Trace
+from store.vocabulary import USAGE_KINDS, SpanKind, Status
+
+spans = Span.__table__
+traces = Trace.__table__
+
+
+def refresh_rollups(connection: Connection, project_id: int, trace_ids: Collection[str]) -> None:
+    if not trace_ids:
+        return
+    statement = _rollup_insert(connection, project_id, sorted(trace_ids))
+    connection.execute(statement)
+
+
+def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]) -> sa.Executable:
+    s = spans.c
+    touched = (
+        sa.select(
+            s.project_id,
+            s.trace_id,
+            s.span_id,
+            s.parent_span_id,
+            s.name,
+            s.kind,
+            s.service_name,
+            s.start_time_ns,
+            s.end_time_ns,
+            s.status,
+            s.input_text,
+            s.output_text,
+            s.agent_name,
+            s.agent_version,
+            s.session_id,
+            s.user_id,
+            s.environment,
+            s.trace_name,
+            s.input_tokens,
+            s.output_tokens,
+            s.reasoning_tokens,
+            s.cache_read_tokens,
+            s.cache_write_tokens,
+            s.cost_usd,
+        )
+        .where(s.project_id == project_id, s.trace_id.in_(trace_ids))
+        .cte("touched")
+    )
+    t = touched.c
+    uses_tokens = t.kind.in_([kind.value for kind in USAGE_KINDS])
+
+    def usage_sum(column: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((uses_tokens, column), else_=0)), 0)
+
+    def count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    key = (t.project_id, t.trace_id)
+    aggregate = (
+        sa.select(
+            *key,
+            sa.func.count().label("span_count"),
+            count_where(t.kind == SpanKind.LLM.value).label("llm_call_count"),
+            count_where(t.kind == SpanKind.TOOL.value).label("tool_call_count"),
+            count_where(t.status == Status.ERROR.value).label("error_count"),
+            usage_sum(t.input_tokens).label("input_tokens"),
+            usage_sum(t.output_tokens).label("output_tokens"),
+            usage_sum(t.reasoning_tokens).label("reasoning_tokens"),
+            usage_sum(t.cache_read_tokens).label("cache_read_tokens"),
+            usage_sum(t.cache_write_tokens).label("cache_write_tokens"),
+            # NULL when no model call reported a cost: unknown is not $0.
+            sa.func.sum(sa.case((uses_tokens, t.cost_usd))).label("cost_usd"),
+            sa.func.min(t.start_time_ns).label("start_time_ns"),
+            sa.func.max(t.end_time_ns).label("end_time_ns"),
+            # Trace-level fields found on any span apply to the whole trace.
+            sa.func.max(t.session_id).label("session_id"),
+            sa.func.max(t.user_id).label("user_id"),
+            sa.func.max(t.environment).label("environment"),
+            sa.func.max(t.trace_name).label("trace_name"),
+            sa.func.max(t.agent_version).label("any_agent_version"),
+        )
+        .group_by(*key)
+        .cte("aggregate")
+    )
+    # The head span names the trace: the root (no parent) once it has arrived, else
+    # the earliest span, so a trace whose root comes last still reads sensibly.
+    head = sa.select(
+        *key,
+        t.span_id,
+        t.parent_span_id,
+        t.name,
+        t.service_name,
+        t.status,
+        t.input_text,
+        t.output_text,
+        sa.func.row_number()
+        .over(
+            partition_by=key,
+            order_by=(
+                sa.case((t.parent_span_id.is_(None), 0), else_=1),
+                t.start_time_ns,
+                t.span_id,
+            ),
+        )
+        .label("rank"),
+    ).cte("head")
+    # The trace's agent: the outermost agent span's, else any span's that names one.
+    agent = (
+        sa.select(
+            *key,
+            t.agent_name,
+            t.agent_version,
+            sa.func.row_number()
+            .over(
+                partition_by=key,
+                order_by=(
+                    sa.case((t.kind == SpanKind.AGENT.value, 0), else_=1),
+                    t.start_time_ns,
+                    t.span_id,
+                ),
+            )
+            .label("rank"),
+        )
+        .where(t.agent_name.is_not(None))
+        .cte("agent")
+    )
+    a, h, g = aggregate.c, head.c, agent.c
+    root_arrived = h.parent_span_id.is_(None)
+    rollup = (
+        sa.select(
+            a.project_id,
+            a.trace_id,
+            sa.case((root_arrived, h.span_id)).label("root_span_id"),
+            sa.func.coalesce(a.trace_name, h.name).label("name"),
+            h.service_name,
+            g.agent_name,
+            sa.func.coalesce(g.agent_version, a.any_agent_version).label("agent_version"),
+            a.session_id,
+            a.user_id,
+            a.environment,
+            a.start_time_ns,
+            a.end_time_ns,
+            sa.case(
+                (a.end_time_ns > a.start_time_ns, a.end_time_ns - a.start_time_ns), else_=0
+            ).label("duration_ns"),
+            sa.case(
+                (root_arrived, h.status),
+                (a.error_count > 0, Status.ERROR.value),
+                else_=Status.OK.value,
+            ).label("status"),
+            a.error_count,
+            a.span_count,
+            a.llm_call_count,
+            a.tool_call_count,
+            a.input_tokens,
+            a.output_tokens,
+            a.reasoning_tokens,
+            a.cache_read_tokens,
+            a.cache_write_tokens,
+            a.cost_usd,
+            h.input_text.label("input"),
+            h.output_text.label("output"),
+        )
+        .select_from(
+            aggregate.join(
+                head, sa.and_(h.project_id == a.project_id, h.trace_id == a.trace_id)
+            ).outerjoin(
+                agent,
+                sa.and_(g.project_id == a.project_id, g.trace_id == a.trace_id, g.rank == 1),
+            )
+        )
+        # In WHERE, not in the join: SQLite's upsert grammar needs the SELECT to end in a
+        # WHERE clause so that ON CONFLICT is not read as a join constraint.
+        .where(h.rank == 1)
+    )
+    columns = [column.name for column in rollup.selected_columns]
+    insert = dialect.insert(connection, traces).from_select(columns, rollup)
+    return insert.on_conflict_do_update(
+        index_elements=["project_id", "trace_id"],
+        set_={
+            name: insert.excluded[name]
+            for name in columns
+            if name not in ("project_id", "trace_id")
+        },
+    )
