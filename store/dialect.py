@@ -13,7 +13,10 @@ Upsert = sqlite.Insert | postgresql.Insert
 
 def insert(connection: Connection, table: sa.Table) -> Upsert:
     """An INSERT that supports ``on_conflict_do_nothing/do_update`` on this database."""
-    name = connection.dialect.name
+    return insert_for(connection.dialect.name, table)
+
+
+def insert_for(name: str, table: sa.Table) -> Upsert:
     match name:
         case "sqlite":
             return sqlite.insert(table)

@@ -15,8 +15,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = "FULL") -> Engine:
+def create_engine(
+    url: str,
+    *,
+    sqlite_synchronous: SqliteSynchronous = "FULL",
+    sqlite_wal_autocheckpoint: int | None = None,
+) -> Engine:
     """Build an engine; on SQLite, set the PRAGMAs every connection needs.
+
+    ``sqlite_wal_autocheckpoint`` (pages) is for the span writer's own engine: it
+    leaves checkpoints to :class:`store.checkpoint.WalCheckpointer` and keeps the
+    automatic one only as a high-water safety net.
 
     Unknown backends are refused here, with the URL forms that work, rather than failing
     later with a driver error.
@@ -33,7 +42,9 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = "FULL") -
             # connection is used by one thread at a time.
             connect_args={"check_same_thread": False, "timeout": 30},
         )
-        sa.event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous))
+        sa.event.listen(
+            engine, "connect", _sqlite_pragmas(sqlite_synchronous, sqlite_wal_autocheckpoint)
+        )
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -45,7 +56,7 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = "FULL") -
     )
 
 
-def _sqlite_pragmas(synchronous: SqliteSynchronous) -> Any:
+def _sqlite_pragmas(synchronous: SqliteSynchronous, wal_autocheckpoint: int | None) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL: readers (the API, evals) never block the writer, nor it them.
@@ -61,6 +72,8 @@ def _sqlite_pragmas(synchronous: SqliteSynchronous) -> Any:
         # store stay in memory during ingest.
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        if wal_autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
 
     return on_connect

@@ -32,3 +32,15 @@ def ensure_projects(connection: Connection, names: Iterable[str]) -> dict[str, i
 
 def project_id(connection: Connection, name: str) -> int | None:
     return connection.scalar(sa.select(projects.c.id).where(projects.c.name == name))
+
+
+MAX_PROJECT_NAME = 200
+
+
+def project_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a project, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return "a project name must be a non-empty string"
+    if len(name) > MAX_PROJECT_NAME:
+        return f"a project name must be at most {MAX_PROJECT_NAME} characters"
+    return None

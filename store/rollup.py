@@ -31,19 +31,16 @@ def refresh_rollups(connection: Connection, project_id: int, trace_ids: Collecti
 def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]) -> sa.Executable:
     s = spans.c
     touched = (
+        # Small columns only: the head span's text is joined in for one row per trace.
         sa.select(
             s.project_id,
             s.trace_id,
             s.span_id,
             s.parent_span_id,
-            s.name,
             s.kind,
-            s.service_name,
             s.start_time_ns,
             s.end_time_ns,
             s.status,
-            s.input_text,
-            s.output_text,
             s.agent_name,
             s.agent_version,
             s.session_id,
@@ -59,6 +56,7 @@ def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]
         )
         .where(s.project_id == project_id, s.trace_id.in_(trace_ids))
         .cte("touched")
+        .prefix_with("MATERIALIZED")
     )
     t = touched.c
     uses_tokens = t.kind.in_([kind.value for kind in USAGE_KINDS])
@@ -102,11 +100,7 @@ def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]
         *key,
         t.span_id,
         t.parent_span_id,
-        t.name,
-        t.service_name,
         t.status,
-        t.input_text,
-        t.output_text,
         sa.func.row_number()
         .over(
             partition_by=key,
@@ -139,14 +133,15 @@ def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]
         .cte("agent")
     )
     a, h, g = aggregate.c, head.c, agent.c
+    head_span = spans.alias("head_span")
     root_arrived = h.parent_span_id.is_(None)
     rollup = (
         sa.select(
             a.project_id,
             a.trace_id,
             sa.case((root_arrived, h.span_id)).label("root_span_id"),
-            sa.func.coalesce(a.trace_name, h.name).label("name"),
-            h.service_name,
+            sa.func.coalesce(a.trace_name, head_span.c.name).label("name"),
+            head_span.c.service_name,
             g.agent_name,
             sa.func.coalesce(g.agent_version, a.any_agent_version).label("agent_version"),
             a.session_id,
@@ -172,13 +167,20 @@ def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]
             a.cache_read_tokens,
             a.cache_write_tokens,
             a.cost_usd,
-            h.input_text.label("input"),
-            h.output_text.label("output"),
+            head_span.c.input_text.label("input"),
+            head_span.c.output_text.label("output"),
         )
         .select_from(
-            aggregate.join(
-                head, sa.and_(h.project_id == a.project_id, h.trace_id == a.trace_id)
-            ).outerjoin(
+            aggregate.join(head, sa.and_(h.project_id == a.project_id, h.trace_id == a.trace_id))
+            .join(
+                head_span,
+                sa.and_(
+                    head_span.c.project_id == h.project_id,
+                    head_span.c.trace_id == h.trace_id,
+                    head_span.c.span_id == h.span_id,
+                ),
+            )
+            .outerjoin(
                 agent,
                 sa.and_(g.project_id == a.project_id, g.trace_id == a.trace_id, g.rank == 1),
             )

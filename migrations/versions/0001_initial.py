@@ -28,8 +28,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", ROW_ID, autoincrement=True, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_projects")),
-        sa.UniqueConstraint("name", name=op.f("uq_projects_name")),
     )
+    op.create_index("uq_projects_name", "projects", ["name"], unique=True)
     op.create_table(
         "spans",
         sa.Column("project_id", ROW_ID, nullable=False),
@@ -39,9 +39,9 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("otel_kind", sa.SmallInteger(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("service_name", sa.String(length=200), nullable=True),
-        sa.Column("scope_name", sa.String(length=200), nullable=True),
-        sa.Column("scope_version", sa.String(length=100), nullable=True),
+        sa.Column("service_name", sa.Text(), nullable=True),
+        sa.Column("scope_name", sa.Text(), nullable=True),
+        sa.Column("scope_version", sa.Text(), nullable=True),
         sa.Column("start_time_ns", sa.BigInteger(), nullable=False),
         sa.Column("end_time_ns", sa.BigInteger(), nullable=False),
         sa.Column("duration_ns", sa.BigInteger(), nullable=False),
@@ -52,9 +52,9 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("trace_state", sa.Text(), nullable=True),
         sa.Column("flags", sa.BigInteger(), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=True),
-        sa.Column("request_model", sa.String(length=200), nullable=True),
-        sa.Column("provider", sa.String(length=100), nullable=True),
+        sa.Column("model", sa.Text(), nullable=True),
+        sa.Column("request_model", sa.Text(), nullable=True),
+        sa.Column("provider", sa.Text(), nullable=True),
         sa.Column("input_tokens", sa.BigInteger(), nullable=True),
         sa.Column("output_tokens", sa.BigInteger(), nullable=True),
         sa.Column("total_tokens", sa.BigInteger(), nullable=True),
@@ -99,9 +99,12 @@ def upgrade() -> None:
             ["project_id"], ["projects.id"], name=op.f("fk_spans_project_id_projects")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_spans")),
-        sa.UniqueConstraint(
-            "project_id", "trace_id", "span_id", name=op.f("uq_spans_project_id_trace_id_span_id")
-        ),
+    )
+    op.create_index(
+        "uq_spans_project_id_trace_id_span_id",
+        "spans",
+        ["project_id", "trace_id", "span_id"],
+        unique=True,
     )
     op.create_index(
         "ix_spans_project_id_model",
@@ -118,7 +121,7 @@ def upgrade() -> None:
         sa.Column("trace_id", sa.String(length=32), nullable=False),
         sa.Column("root_span_id", sa.String(length=16), nullable=True),
         sa.Column("name", sa.Text(), nullable=True),
-        sa.Column("service_name", sa.String(length=200), nullable=True),
+        sa.Column("service_name", sa.Text(), nullable=True),
         sa.Column("agent_name", sa.Text(), nullable=True),
         sa.Column("agent_version", sa.Text(), nullable=True),
         sa.Column("session_id", sa.Text(), nullable=True),
@@ -145,7 +148,9 @@ def upgrade() -> None:
             ["project_id"], ["projects.id"], name=op.f("fk_traces_project_id_projects")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_traces")),
-        sa.UniqueConstraint("project_id", "trace_id", name=op.f("uq_traces_project_id_trace_id")),
+    )
+    op.create_index(
+        "uq_traces_project_id_trace_id", "traces", ["project_id", "trace_id"], unique=True
     )
     op.create_index(
         "ix_traces_project_id_agent_name_agent_version_start_time_ns",
@@ -181,6 +186,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("uq_traces_project_id_trace_id", table_name="traces")
     op.drop_index("ix_traces_start_time_ns", table_name="traces")
     op.drop_index("ix_traces_project_id_status_start_time_ns", table_name="traces")
     op.drop_index("ix_traces_project_id_start_time_ns", table_name="traces")
@@ -193,9 +199,12 @@ def downgrade() -> None:
     op.drop_table("traces")
     op.drop_index(
         "ix_spans_project_id_model",
+        table_name="spans",
         sqlite_where=sa.text("model IS NOT NULL"),
         postgresql_where=sa.text("model IS NOT NULL"),
     )
 
+    op.drop_index("uq_spans_project_id_trace_id_span_id", table_name="spans")
     op.drop_table("spans")
+    op.drop_index("uq_projects_name", table_name="projects")
     op.drop_table("projects")

@@ -15,5 +15,7 @@ DEFAULT_PROJECT = "default"
 class Project(IdMixin, Base):
     __tablename__ = "projects"
 
-    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+
+    __table_args__ = (sa.Index("uq_projects_name", "name", unique=True),)
     created_at: Mapped[datetime]

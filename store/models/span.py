@@ -29,9 +29,9 @@ class Span(IdMixin, Base):
     name: Mapped[str] = mapped_column(Text)
     otel_kind: Mapped[int] = mapped_column(sa.SmallInteger)
     kind: Mapped[str] = mapped_column(sa.String(16))
-    service_name: Mapped[str | None] = mapped_column(sa.String(200))
-    scope_name: Mapped[str | None] = mapped_column(sa.String(200))
-    scope_version: Mapped[str | None] = mapped_column(sa.String(100))
+    service_name: Mapped[str | None] = mapped_column(Text)
+    scope_name: Mapped[str | None] = mapped_column(Text)
+    scope_version: Mapped[str | None] = mapped_column(Text)
     start_time_ns: Mapped[int]
     end_time_ns: Mapped[int]
     duration_ns: Mapped[int]
@@ -43,9 +43,9 @@ class Span(IdMixin, Base):
     trace_state: Mapped[str | None] = mapped_column(Text)
     flags: Mapped[int]
 
-    model: Mapped[str | None] = mapped_column(sa.String(200))
-    request_model: Mapped[str | None] = mapped_column(sa.String(200))
-    provider: Mapped[str | None] = mapped_column(sa.String(100))
+    model: Mapped[str | None] = mapped_column(Text)
+    request_model: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(Text)
     input_tokens: Mapped[int | None]
     output_tokens: Mapped[int | None]
     total_tokens: Mapped[int | None]
@@ -93,7 +93,9 @@ class Span(IdMixin, Base):
     __table_args__ = (
         # Idempotency key: a client retry of the same batch stores nothing twice. It also
         # serves every "spans of this trace" lookup (rollups, the trace tree).
-        sa.UniqueConstraint("project_id", "trace_id", "span_id"),
+        sa.Index(
+            "uq_spans_project_id_trace_id_span_id", "project_id", "trace_id", "span_id", unique=True
+        ),
         # Model filter and per-model queries touch LLM spans only; the partial index
         # keeps tool and agent spans out of it.
         sa.Index(

@@ -23,7 +23,7 @@ class Trace(IdMixin, Base):
     # ``output`` fall back to the earliest span meanwhile.
     root_span_id: Mapped[str | None] = mapped_column(sa.String(16))
     name: Mapped[str | None] = mapped_column(Text)
-    service_name: Mapped[str | None] = mapped_column(sa.String(200))
+    service_name: Mapped[str | None] = mapped_column(Text)
     agent_name: Mapped[str | None] = mapped_column(Text)
     agent_version: Mapped[str | None] = mapped_column(Text)
     session_id: Mapped[str | None] = mapped_column(Text)
@@ -50,7 +50,8 @@ class Trace(IdMixin, Base):
     output: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        sa.UniqueConstraint("project_id", "trace_id"),
+        # A unique index rather than a constraint: SQLite names it like PostgreSQL does.
+        sa.Index("uq_traces_project_id_trace_id", "project_id", "trace_id", unique=True),
         sa.Index("ix_traces_start_time_ns", "start_time_ns"),
         sa.Index("ix_traces_project_id_start_time_ns", "project_id", "start_time_ns"),
         sa.Index(

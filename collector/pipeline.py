@@ -1,0 +1,98 @@
+"""Body bytes -> rows grouped by project: decompress, decode, validate, normalize.
+
+Pure and synchronous, so it runs in the decode worker processes: the CPU-heavy part of
+ingest then uses the second core while the server process parses HTTP and writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from collector.body import Encoding, decompress
+from collector.decode_json import decode_json
+from collector.decode_proto import decode_protobuf
+from collector.decoded import Decoded
+from collector.normalize import normalize
+from collector.normalize.canonical import Canonical
+from collector.rows import span_row
+from collector.spans import RawSpan
+from store.models import DEFAULT_PROJECT
+from store.projects import project_name_problem
+from store.types import to_json
+from store.write import SpanRow
+
+log = logging.getLogger(__name__)
+
+PROJECT_ATTRIBUTE = "reasonlens.project"
+
+
+@dataclass(slots=True)
+class Prepared:
+    groups: list[tuple[str, list[SpanRow]]] = field(default_factory=list)
+    rejected: int = 0
+    error_message: str = ""
+
+    @property
+    def accepted(self) -> int:
+        return sum(len(rows) for _, rows in self.groups)
+
+
+def prepare(
+    body: bytes,
+    encoding: Encoding,
+    content_encoding: str | None,
+    project: str | None,
+    max_body_bytes: int,
+) -> Prepared:
+    """``project`` is the validated ``x-reasonlens-project`` header, if any."""
+    raw = decompress(body, content_encoding, max_body_bytes)
+    decoded = decode_protobuf(raw) if encoding is Encoding.PROTOBUF else decode_json(raw)
+    return to_rows(decoded, project)
+
+
+def to_rows(decoded: Decoded, project: str | None) -> Prepared:
+    by_project: dict[str, list[SpanRow]] = defaultdict(list)
+    serialized: dict[int, str] = {}  # resources and scopes are shared: serialize each once
+
+    def once(key: object, attributes: dict[str, object]) -> str:
+        text = serialized.get(id(key))
+        if text is None:
+            text = serialized[id(key)] = to_json(attributes)
+        return text
+
+    for span in decoded.spans:
+        owner = project or _resource_project(span)
+        if owner is None:
+            decoded.reject(
+                f"resource attribute {PROJECT_ATTRIBUTE}: "
+                + str(project_name_problem(span.resource.attributes.get(PROJECT_ATTRIBUTE)))
+            )
+            continue
+        by_project[owner].append(
+            span_row(
+                span,
+                _normalize(span),
+                once(span.resource, span.resource.attributes),
+                once(span.scope, span.scope.attributes),
+            )
+        )
+    return Prepared(list(by_project.items()), decoded.rejected, decoded.error_message())
+
+
+def _resource_project(span: RawSpan) -> str | None:
+    name = span.resource.attributes.get(PROJECT_ATTRIBUTE)
+    if name is None:
+        return DEFAULT_PROJECT
+    return None if project_name_problem(name) else str(name)
+
+
+def _normalize(span: RawSpan) -> Canonical:
+    try:
+        return normalize(span)
+    except Exception:
+        # The normalizer tolerates any value by design; if a bug slips through, the span
+        # is still stored raw, every attribute reported as not interpreted.
+        log.exception("normalizer failed on span %s/%s", span.trace_id, span.span_id)
+        return Canonical(unmapped=sorted(span.attributes))

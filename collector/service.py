@@ -1,0 +1,107 @@
+"""One ingest pipeline for every door (OTLP/HTTP now, OTLP/gRPC later).
+
+``export`` takes a request body as received and returns once its spans are committed:
+decode and normalize in a worker process, then the group-commit writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+
+from sqlalchemy.engine import Engine
+
+from collector.body import Encoding
+from collector.errors import Overloaded
+from collector.pipeline import Prepared, prepare
+from collector.writer import SpanWriter
+
+log = logging.getLogger(__name__)
+
+
+def _warm_up() -> None:
+    """Runs in each worker at start so the first export does not pay for imports."""
+    import collector.pipeline  # noqa: F401
+
+
+class IngestService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        workers: int,
+        max_body_bytes: int,
+        max_queue_spans: int,
+        max_batch_spans: int,
+    ) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.writer = SpanWriter(
+            engine, max_queue_spans=max_queue_spans, max_batch_spans=max_batch_spans
+        )
+        self._workers = workers
+        self._pool: Executor | None = None
+
+    async def export(
+        self,
+        body: bytes,
+        encoding: Encoding,
+        content_encoding: str | None,
+        project: str | None,
+    ) -> Prepared:
+        prepared = await self._prepare(body, encoding, content_encoding, project)
+        await self.writer.write(prepared.groups)
+        return prepared
+
+    async def _prepare(
+        self, body: bytes, encoding: Encoding, content_encoding: str | None, project: str | None
+    ) -> Prepared:
+        args = (body, encoding, content_encoding, project, self.max_body_bytes)
+        if self._pool is None:
+            return await asyncio.to_thread(prepare, *args)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, prepare, *args)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory). Nothing of this request was stored;
+            # replace the pool and let the client retry.
+            log.error("a decode worker died; restarting the worker pool")
+            self._restart_pool()
+            raise Overloaded("decode worker restarted; retry") from None
+
+    def start(self) -> None:
+        if self._workers > 0:
+            self._pool = self._new_pool()
+            for future in [self._pool.submit(_warm_up) for _ in range(self._workers)]:
+                future.result()
+        self.writer.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> IngestService:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the server process has threads (writer, DB pool) by now.
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def _restart_pool(self) -> None:
+        old, self._pool = self._pool, self._new_pool()
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)

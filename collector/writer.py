@@ -1,0 +1,165 @@
+"""The group-commit span writer: one thread, a bounded queue, a future per request.
+
+Each OTLP request hands its rows to :meth:`SpanWriter.write` and awaits a future. The
+writer thread drains everything queued (up to ``max_batch_spans``) into one transaction
+and resolves every future after COMMIT, so a request is answered only once its spans
+are durable, while concurrent requests share one commit (and one fsync). When the
+queue holds ``max_queue_spans`` the request is refused with :class:`Overloaded`, which
+the receiver turns into 503 + Retry-After: backpressure, never a silent drop.
+
+If a shared transaction fails, each request in it is retried alone, so one bad batch
+fails only its own request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from sqlalchemy.engine import Engine
+
+from collector.errors import Overloaded
+from store.write import SpanRow, write_spans
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    groups: Sequence[tuple[str, Sequence[SpanRow]]]
+    size: int
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop = field(repr=False)
+
+    def resolve(self, error: BaseException | None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, error)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the client went away; the spans are stored all the same
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class SpanWriter:
+    def __init__(self, engine: Engine, *, max_queue_spans: int, max_batch_spans: int) -> None:
+        self._engine = engine
+        self._max_queue_spans = max_queue_spans
+        self._max_batch_spans = max_batch_spans
+        self._queue: deque[_Pending] = deque()
+        self._queued_spans = 0
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._writing_spans = 0
+        self.commits = 0
+
+    async def write(self, groups: Sequence[tuple[str, Sequence[SpanRow]]]) -> None:
+        """Store the rows; returns once they are committed."""
+        size = sum(len(rows) for _, rows in groups)
+        if size == 0:
+            return
+        loop = asyncio.get_running_loop()
+        pending = _Pending(groups, size, loop.create_future(), loop)
+        with self._condition:
+            if self._stopping or self._thread is None:
+                raise Overloaded("the span writer is not running")
+            # A batch larger than the whole queue is still taken when the queue is
+            # empty, or it could never be stored.
+            if self._queue and self._queued_spans + size > self._max_queue_spans:
+                raise Overloaded(
+                    f"write queue full ({self._queued_spans} spans waiting); retry later"
+                )
+            self._queue.append(pending)
+            self._queued_spans += size
+            self._condition.notify()
+        await pending.future
+
+    @property
+    def queued_spans(self) -> int:
+        """Spans waiting for the writer."""
+        return self._queued_spans
+
+    @property
+    def writing_spans(self) -> int:
+        """Spans in the transaction being committed now."""
+        return self._writing_spans
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="span-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Refuse new writes, commit everything queued, then stop the thread."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> SpanWriter:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _take(self) -> list[_Pending] | None:
+        with self._condition:
+            while not self._queue and not self._stopping:
+                self._condition.wait()
+            if not self._queue:
+                return None
+            batch = [self._queue.popleft()]
+            size = batch[0].size
+            while self._queue and size + self._queue[0].size <= self._max_batch_spans:
+                item = self._queue.popleft()
+                batch.append(item)
+                size += item.size
+            self._queued_spans -= size
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            try:
+                self._commit(batch)
+            except Exception as error:
+                if len(batch) == 1:
+                    log.exception("span write failed")
+                    batch[0].resolve(error)
+                    continue
+                log.warning("group commit of %d requests failed; retrying each alone", len(batch))
+                for item in batch:
+                    try:
+                        self._commit([item])
+                    except Exception as item_error:
+                        log.exception("span write failed")
+                        item.resolve(item_error)
+                    else:
+                        item.resolve(None)
+                continue
+            for item in batch:
+                item.resolve(None)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        self._writing_spans = sum(item.size for item in batch)
+        try:
+            with self._engine.begin() as connection:
+                write_spans(connection, [group for item in batch for group in item.groups])
+        finally:
+            self._writing_spans = 0
+        self.commits += 1

@@ -1,0 +1,3 @@
+from reasonlens.cli import app
+
+app(prog_name="reasonlens")

@@ -1,0 +1,68 @@
+"""The application factory: one FastAPI app serving OTLP, the API and (later) the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+import migrations
+from collector.otlp_http import router as otlp_router
+from collector.service import IngestService
+from reasonlens.settings import Settings
+from store.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, WalCheckpointer
+from store.engine import create_engine, is_sqlite
+from web.api import router as api_router
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        url, synchronous = settings.database_url, settings.sqlite_synchronous
+        engine = create_engine(url, sqlite_synchronous=synchronous)
+        if settings.migrate_on_start:
+            migrations.upgrade(engine)
+        sqlite = is_sqlite(url)
+        # The writer gets its own engine: on SQLite its connections leave checkpoints
+        # to the checkpointer thread, so a commit never waits for one.
+        writer_engine = (
+            create_engine(
+                url,
+                sqlite_synchronous=synchronous,
+                sqlite_wal_autocheckpoint=WRITER_AUTOCHECKPOINT_PAGES,
+            )
+            if sqlite
+            else engine
+        )
+        ingest = IngestService(
+            writer_engine,
+            workers=settings.ingest_workers,
+            max_body_bytes=settings.max_body_bytes,
+            max_queue_spans=settings.write_queue_spans,
+            max_batch_spans=settings.write_batch_spans,
+        )
+        async with AsyncExitStack() as stack:
+            stack.callback(engine.dispose)
+            stack.callback(writer_engine.dispose)
+            if sqlite:
+                stack.enter_context(WalCheckpointer(engine))
+            # Entered last, left first: stopping ingest commits whatever is queued
+            # while the checkpointer and the engines are still there.
+            stack.enter_context(ingest)
+            yield {"settings": settings, "engine": engine, "ingest": ingest}
+
+    app = FastAPI(
+        title="reasonlens",
+        summary="Observability and evaluation for AI agents.",
+        version="0.1.0",
+        lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; reasonlens
+        # serves nothing that needs the internet. The schema stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.include_router(otlp_router)
+    app.include_router(api_router)
+    return app

@@ -1,0 +1,70 @@
+"""The ``reasonlens`` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+import migrations
+from reasonlens.app import create_app
+from reasonlens.settings import Settings
+from store.engine import create_engine
+
+app = typer.Typer(
+    help="reasonlens: observability and evaluation for AI agents.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: REASONLENS_DATABASE_URL or sqlite:///reasonlens.db)."
+    ),
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default 4318, the OTLP/HTTP port).")
+    ] = None,
+    db: DbOption = None,
+    workers: Annotated[int | None, typer.Option(help="Decode worker processes.")] = None,
+) -> None:
+    """Serve OTLP/HTTP ingest and the API on one port, migrating the database first."""
+    settings = _settings(host=host, port=port, database_url=db, ingest_workers=workers)
+    typer.echo(f"reasonlens: storing traces in {_display_url(settings.database_url)}")
+    typer.echo(
+        f"reasonlens: OTLP/HTTP and API on http://{settings.host}:{settings.port} "
+        f"(OTEL_EXPORTER_OTLP_ENDPOINT=http://{settings.host}:{settings.port})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply pending migrations."""
+    settings = _settings(database_url=db)
+    engine = create_engine(settings.database_url)
+    migrations.upgrade(engine)
+    typer.echo(f"database at revision {migrations.current_revision(engine)}")
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,65 @@
+"""All configuration, in one typed object built at the edge (CLI or tests) and passed down."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_workers() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    """Every field can be set as an environment variable ``REASONLENS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="REASONLENS_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///reasonlens.db",
+        description="SQLAlchemy URL of the trace store: sqlite:///path.db (default: "
+        "reasonlens.db in the working directory) or "
+        "postgresql+psycopg://user:password@host:5432/dbname.",
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(
+        4318, ge=0, le=65535, description="HTTP port for OTLP, the API and the dashboard."
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="Largest OTLP request body accepted, in bytes, after decompression; "
+        "larger requests get 413.",
+    )
+    ingest_workers: int = Field(
+        default_factory=_default_workers,
+        ge=0,
+        description="Processes that decode and normalize OTLP requests (default: up to 2, "
+        "one per core); 0 decodes in a thread of the server process.",
+    )
+    write_queue_spans: int = Field(
+        100_000,
+        gt=0,
+        description="Spans that may wait for the writer; beyond this, exports get 503 "
+        "with Retry-After.",
+    )
+    write_batch_spans: int = Field(
+        20_000, gt=0, description="Most spans committed in one group-commit transaction."
+    )
+    retry_after_seconds: int = Field(
+        2, ge=1, description="Retry-After value sent with 503 when the write queue is full."
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        description="SQLite synchronous mode: FULL survives power loss, NORMAL (WAL) "
+        "survives a process crash but may lose the last commits on power loss.",
+    )
+    migrate_on_start: bool = Field(
+        True, description="Apply pending database migrations when the server starts."
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="Server log level."
+    )

@@ -1,0 +1,215 @@
+"""Trace queries: a typed filter turned into SQL by one function, keyset pagination.
+
+Every filter value is a bound parameter; free text is matched with LIKE and its
+wildcards escaped, so ``%``, ``_`` and quotes in a search are literal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from store.models import Project, Span, Trace
+from store.vocabulary import Status
+
+MAX_PAGE = 1000
+
+
+class SortKey(StrEnum):
+    START_TIME = "start_time"
+    DURATION = "duration"
+    COST = "cost"
+    TOKENS = "tokens"
+    SPANS = "spans"
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this query did not produce."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    """Which traces to list; None means "any". Times in ns since the epoch, bounds inclusive."""
+
+    project: str | None = None
+    service: str | None = None
+    agent: str | None = None
+    agent_version: str | None = None
+    model: str | None = None
+    status: Status | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    start_after_ns: int | None = None
+    start_before_ns: int | None = None
+    min_cost_usd: float | None = None
+    max_cost_usd: float | None = None
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    trace: Trace
+    project: str
+
+
+@dataclass(frozen=True, slots=True)
+class TracePage:
+    traces: list[TraceRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceDetail:
+    trace: Trace
+    project: str
+    spans: Sequence[Span]
+
+
+def _sort_expression(key: SortKey) -> sa.ColumnElement[float] | sa.ColumnElement[int]:
+    match key:
+        case SortKey.START_TIME:
+            return Trace.start_time_ns
+        case SortKey.DURATION:
+            return Trace.duration_ns
+        case SortKey.COST:
+            # Unpriced traces (NULL cost) sort below every priced one.
+            return sa.func.coalesce(Trace.cost_usd, -1.0)
+        case SortKey.TOKENS:
+            return Trace.input_tokens + Trace.output_tokens
+        case SortKey.SPANS:
+            return Trace.span_count
+
+
+def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if f.project is not None:
+        # By id through a scalar subquery, not by joined name: the planner then sees a
+        # project_id equality and can range-scan (project_id, start_time_ns).
+        project_id = sa.select(Project.id).where(Project.name == f.project).scalar_subquery()
+        conditions.append(Trace.project_id == project_id)
+    equal = (
+        (Trace.service_name, f.service),
+        (Trace.agent_name, f.agent),
+        (Trace.agent_version, f.agent_version),
+        (Trace.status, f.status.value if f.status else None),
+        (Trace.session_id, f.session_id),
+        (Trace.user_id, f.user_id),
+    )
+    conditions += [column == value for column, value in equal if value is not None]
+    bounds = (
+        (Trace.start_time_ns, f.start_after_ns, f.start_before_ns),
+        (Trace.cost_usd, f.min_cost_usd, f.max_cost_usd),
+        (Trace.duration_ns, f.min_duration_ns, f.max_duration_ns),
+    )
+    for column, low, high in bounds:
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    if f.model is not None:
+        conditions.append(
+            sa.exists().where(
+                Span.project_id == Trace.project_id,
+                Span.trace_id == Trace.trace_id,
+                Span.model == f.model,
+            )
+        )
+    if f.text:
+        conditions.append(
+            sa.or_(
+                Trace.input.icontains(f.text, autoescape=True),
+                Trace.output.icontains(f.text, autoescape=True),
+                Trace.name.icontains(f.text, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def traces_query(
+    f: TraceFilter,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> sa.Select[tuple[Trace, str, float | int]]:
+    """The statement behind :func:`list_traces` (fetches ``limit + 1`` to see a next page)."""
+    key = _sort_expression(sort)
+    query = (
+        sa.select(Trace, Project.name, key.label("sort_value"))
+        .join(Project, Project.id == Trace.project_id)
+        .where(*filter_conditions(f))
+    )
+    if cursor is not None:
+        value, last_id = _decode_cursor(cursor)
+        # Written as `key <= v AND (key < v OR id < last)` rather than a row-value
+        # comparison, so both databases use the sort column's index for the range.
+        if descending:
+            query = query.where(key <= value, sa.or_(key < value, Trace.id < last_id))
+        else:
+            query = query.where(key >= value, sa.or_(key > value, Trace.id > last_id))
+    order = (key.desc(), Trace.id.desc()) if descending else (key.asc(), Trace.id.asc())
+    return query.order_by(*order).limit(limit + 1)
+
+
+def list_traces(
+    session: Session,
+    f: TraceFilter,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> TracePage:
+    limit = max(1, min(limit, MAX_PAGE))
+    query = traces_query(f, sort=sort, descending=descending, limit=limit, cursor=cursor)
+    rows = session.execute(query).all()
+    records = [TraceRecord(trace, project) for trace, project, _ in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _encode_cursor(last.sort_value, last[0].id)
+    return TracePage(records, next_cursor)
+
+
+def get_trace(session: Session, trace_id: str, project: str | None = None) -> list[TraceDetail]:
+    """The trace (and its spans) in every project that has this id, or the named one."""
+    query = (
+        sa.select(Trace, Project.name)
+        .join(Project, Project.id == Trace.project_id)
+        .where(Trace.trace_id == trace_id)
+    )
+    if project is not None:
+        query = query.where(Project.name == project)
+    details = []
+    for trace, project_name in session.execute(query).all():
+        spans = session.scalars(
+            sa.select(Span)
+            .where(Span.project_id == trace.project_id, Span.trace_id == trace_id)
+            .order_by(Span.start_time_ns, Span.span_id)
+        ).all()
+        details.append(TraceDetail(trace, project_name, spans))
+    return details
+
+
+def _encode_cursor(value: float | int, row_id: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([value, row_id])).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float | int, int]:
+    try:
+        value, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidCursor(f"invalid cursor {cursor[:40]!r}") from None
+    if not isinstance(row_id, int) or isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidCursor(f"invalid cursor {cursor[:40]!r}")
+    return value, row_id

@@ -1,0 +1,39 @@
+"""Shared fixtures: a real server per test module, on a fresh database of the backend."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import BACKEND, fresh_database
+from tests.server import Server
+
+
+def pytest_report_header() -> str:
+    return f"reasonlens test database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One running server per module; tests keep apart by project and trace ids."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        running = Server(url).start()
+        try:
+            yield running
+        finally:
+            running.close()
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest) -> str:
+    """A project name unique to the test, so tests sharing a server never see each other."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:150]
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Iterator[str]:
+    with fresh_database(tmp_path) as url:
+        yield url

@@ -1,0 +1,118 @@
+"""Build and send real OTLP requests: protobuf messages from opentelemetry-proto."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+JSON = {"Content-Type": "application/json"}
+
+
+def any_value(value: Any) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, list | tuple):
+        array = AnyValue()
+        array.array_value.values.extend(any_value(item) for item in value)
+        return array
+    if isinstance(value, dict):
+        kvlist = AnyValue()
+        kvlist.kvlist_value.values.extend(key_values(value))
+        return kvlist
+    return AnyValue(string_value=str(value))
+
+
+def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
+
+
+@dataclass
+class SpanSpec:
+    """A span to send; ids are hex strings, times nanoseconds."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    start: int
+    end: int
+    parent_span_id: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    kind: int = Span.SPAN_KIND_INTERNAL
+
+    def to_proto(self) -> Span:
+        span = Span(
+            trace_id=bytes.fromhex(self.trace_id),
+            span_id=bytes.fromhex(self.span_id),
+            parent_span_id=bytes.fromhex(self.parent_span_id) if self.parent_span_id else b"",
+            name=self.name,
+            kind=self.kind,  # type: ignore[arg-type]
+            start_time_unix_nano=self.start,
+            end_time_unix_nano=self.end,
+            attributes=key_values(self.attributes),
+        )
+        if self.error is not None:
+            span.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message=self.error))
+        return span
+
+
+def request(
+    spans: Iterable[SpanSpec], resource: dict[str, Any] | None = None, scope: str = "tests"
+) -> ExportTraceServiceRequest:
+    resource_spans = ResourceSpans()
+    resource_spans.resource.attributes.extend(key_values(resource or {"service.name": "tests"}))
+    scope_spans = ScopeSpans()
+    scope_spans.scope.name = scope
+    scope_spans.spans.extend(spec.to_proto() for spec in spans)
+    resource_spans.scope_spans.append(scope_spans)
+    return ExportTraceServiceRequest(resource_spans=[resource_spans])
+
+
+def post(
+    base_url: str,
+    body: bytes | ExportTraceServiceRequest,
+    headers: dict[str, str] | None = None,
+    project: str | None = None,
+) -> httpx.Response:
+    if isinstance(body, ExportTraceServiceRequest):
+        body = body.SerializeToString()
+    all_headers = {**PROTOBUF, **(headers or {})}
+    if project is not None:
+        all_headers["x-reasonlens-project"] = project
+    return httpx.post(f"{base_url}/v1/traces", content=body, headers=all_headers, timeout=30)
+
+
+def parse_response(response: httpx.Response) -> ExportTraceServiceResponse:
+    message = ExportTraceServiceResponse()
+    message.ParseFromString(response.content)
+    return message
+
+
+class Ids:
+    """Deterministic ids for one test: seeded, so failures reproduce."""
+
+    def __init__(self, seed: int | str) -> None:
+        self._random = random.Random(seed)
+
+    def trace(self) -> str:
+        return self._random.getrandbits(128).to_bytes(16, "big").hex()
+
+    def span(self) -> str:
+        return self._random.getrandbits(64).to_bytes(8, "big").hex()

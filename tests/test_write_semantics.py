@@ -1,0 +1,105 @@
+"""Idempotent writes, order-independent rollups, and acknowledged spans surviving a crash."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import httpx
+
+from store.models import Span, Trace
+from tests.otlp import Ids, SpanSpec, post, request
+from tests.server import Server
+
+LLM = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"}
+
+
+def agent_trace(seed: str) -> list[SpanSpec]:
+    """A root agent span, two LLM calls and a failing tool call, in start order."""
+    ids = Ids(seed)
+    trace, root = ids.trace(), ids.span()
+    t0 = 1_700_000_000_000_000_000
+    return [
+        SpanSpec(trace, root, "invoke_agent triage", t0, t0 + 9_000_000,
+                 attributes={"gen_ai.operation.name": "invoke_agent",
+                             "gen_ai.agent.name": "triage", "gen_ai.usage.input_tokens": 777}),
+        SpanSpec(trace, ids.span(), "chat gpt-4o-mini", t0 + 1_000_000, t0 + 3_000_000, root,
+                 {**LLM, "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5,
+                  "session.id": "s-1"}),
+        SpanSpec(trace, ids.span(), "execute_tool search", t0 + 3_000_000, t0 + 4_000_000, root,
+                 {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"},
+                 error="search index offline"),
+        SpanSpec(trace, ids.span(), "chat gpt-4o-mini", t0 + 4_000_000, t0 + 8_000_000, root,
+                 {**LLM, "gen_ai.usage.input_tokens": 20, "gen_ai.usage.output_tokens": 7,
+                  "gen_ai.agent.version": "3.1"}),
+    ]  # fmt: skip
+
+
+def trace_json(server: Server, project: str) -> dict[str, Any]:
+    [trace] = httpx.get(f"{server.url}/api/traces", params={"project": project}).json()["traces"]
+    return dict(trace)
+
+
+EXPECTED = {
+    "name": "invoke_agent triage",
+    "agent_name": "triage",
+    "agent_version": "3.1",
+    "session_id": "s-1",
+    "span_count": 4,
+    "llm_call_count": 2,
+    "tool_call_count": 1,
+    "error_count": 1,
+    "input_tokens": 30,
+    "output_tokens": 12,
+    "status": "ok",
+    "duration_ms": 9.0,
+    "start_time_unix_nano": 1_700_000_000_000_000_000,
+}
+
+
+def test_same_batch_twice_is_stored_once(server: Server, project: str) -> None:
+    body = request(agent_trace(project))
+    assert post(server.url, body, project=project).status_code == 200
+    assert post(server.url, body, project=project).status_code == 200
+    assert server.count(Span, project) == 4
+    assert server.count(Trace, project) == 1
+    assert EXPECTED.items() <= trace_json(server, project).items()
+
+
+def test_rollup_is_right_when_spans_arrive_in_reverse_across_requests(
+    server: Server, project: str
+) -> None:
+    root, *children = agent_trace(project)
+    for part in ([children[2]], children[:2], [root]):  # the root comes last
+        assert post(server.url, request(part), project=project).status_code == 200
+    assert server.count(Span, project) == 4
+    assert EXPECTED.items() <= trace_json(server, project).items()
+
+
+def test_trace_without_its_root_yet(server: Server, project: str) -> None:
+    _, *children = agent_trace(project)
+    assert post(server.url, request(children), project=project).status_code == 200
+    trace = trace_json(server, project)
+    assert trace["root_span_id"] is None
+    assert trace["name"] == "chat gpt-4o-mini"  # the earliest span stands in
+    assert trace["status"] == "error"  # no root to say otherwise; a span failed
+    assert trace["span_count"] == 3
+
+
+def test_project_from_resource_attribute(server: Server, project: str) -> None:
+    resource = {"service.name": "tests", "reasonlens.project": project}
+    assert post(server.url, request(agent_trace(project), resource)).status_code == 200
+    assert server.count(Span, project) == 4
+
+
+def test_acknowledged_spans_survive_a_crash(fresh_db: str) -> None:
+    crashing = Server(fresh_db).start()
+    try:
+        for i in range(5):
+            response = post(crashing.url, request(agent_trace(f"crash-{i}")), project="crash")
+            assert response.status_code == 200
+        crashing.stop(signal.SIGKILL)  # no shutdown hook runs
+        assert crashing.count(Span, "crash") == 20
+        assert crashing.count(Trace, "crash") == 5
+    finally:
+        crashing.close()

@@ -1,0 +1,76 @@
+"""Store records -> the JSON objects of the public API (documented in the README)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store.models import Span, Trace
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_time(ns: int) -> str:
+    """ISO 8601 UTC with microseconds; the exact nanoseconds travel beside it."""
+    seconds, remainder = divmod(ns, 1_000_000_000)
+    moment = _EPOCH + timedelta(seconds=seconds, microseconds=remainder // 1000)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def trace_json(trace: Trace, project: str) -> dict[str, Any]:
+    return {
+        "trace_id": trace.trace_id,
+        "project": project,
+        "service": trace.service_name,
+        "name": trace.name,
+        "agent_name": trace.agent_name,
+        "agent_version": trace.agent_version,
+        "session_id": trace.session_id,
+        "user_id": trace.user_id,
+        "environment": trace.environment,
+        "root_span_id": trace.root_span_id,
+        "start_time": iso_time(trace.start_time_ns),
+        "end_time": iso_time(trace.end_time_ns),
+        "start_time_unix_nano": trace.start_time_ns,
+        "end_time_unix_nano": trace.end_time_ns,
+        "duration_ms": trace.duration_ns / 1e6,
+        "status": trace.status,
+        "error_count": trace.error_count,
+        "span_count": trace.span_count,
+        "llm_call_count": trace.llm_call_count,
+        "tool_call_count": trace.tool_call_count,
+        "input_tokens": trace.input_tokens,
+        "output_tokens": trace.output_tokens,
+        "reasoning_tokens": trace.reasoning_tokens,
+        "cache_read_tokens": trace.cache_read_tokens,
+        "cache_write_tokens": trace.cache_write_tokens,
+        "cost_usd": trace.cost_usd,
+        "input": trace.input,
+        "output": trace.output,
+    }
+
+
+# Span columns copied as they are; times and ids get their API names below.
+_SPAN_FIELDS = (
+    "trace_id", "span_id", "parent_span_id", "name", "kind", "otel_kind", "service_name",
+    "scope_name", "scope_version", "status", "status_code", "status_message", "error_type",
+    "error_message", "trace_state", "flags", "model", "request_model", "provider",
+    "input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cache_read_tokens",
+    "cache_write_tokens", "cost_usd", "input_text", "output_text", "input_messages",
+    "output_messages", "system_instructions", "reasoning_text", "tool_name", "tool_call_id",
+    "tool_arguments", "tool_result", "agent_name", "agent_id", "agent_version", "session_id",
+    "user_id", "trace_name", "environment", "prompt_name", "prompt_version", "confidence",
+    "confidence_source", "finish_reasons", "conventions", "unmapped", "attributes",
+    "resource_attributes", "scope_attributes", "events", "links", "dropped_attributes_count",
+    "dropped_events_count", "dropped_links_count",
+)  # fmt: skip
+
+
+def span_json(span: Span) -> dict[str, Any]:
+    body = {field: getattr(span, field) for field in _SPAN_FIELDS}
+    body["start_time"] = iso_time(span.start_time_ns)
+    body["end_time"] = iso_time(span.end_time_ns)
+    body["start_time_unix_nano"] = span.start_time_ns
+    body["end_time_unix_nano"] = span.end_time_ns
+    body["duration_ms"] = span.duration_ns / 1e6
+    return body
