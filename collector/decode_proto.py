@@ -90,7 +90,15 @@ def _span_id(raw: bytes) -> str | None:
 
 
 def attributes(key_values: Any) -> Attributes:
-    return {kv.key: any_value(kv.value) for kv in key_values}
+    result: Attributes = {}
+    for kv in key_values:
+        value = kv.value
+        # Most attributes are strings: read them without a call per value.
+        if value.WhichOneof("value") == "string_value":
+            result[kv.key] = value.string_value
+        else:
+            result[kv.key] = any_value(value)
+    return result
 
 
 def any_value(value: Any) -> Any:

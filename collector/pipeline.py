@@ -18,10 +18,10 @@ from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan
+from store.batch import SpanBatch, SpanRow, make_batch
 from store.models import DEFAULT_PROJECT
 from store.projects import project_name_problem
 from store.types import to_json
-from store.write import SpanRow
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,9 @@ PROJECT_ATTRIBUTE = "reasonlens.project"
 
 @dataclass(slots=True)
 class Prepared:
-    groups: list[tuple[str, list[SpanRow]]] = field(default_factory=list)
+    batch: SpanBatch = field(default_factory=SpanBatch)
     rejected: int = 0
     error_message: str = ""
-
-    @property
-    def accepted(self) -> int:
-        return sum(len(rows) for _, rows in self.groups)
 
 
 def prepare(
@@ -45,14 +41,16 @@ def prepare(
     content_encoding: str | None,
     project: str | None,
     max_body_bytes: int,
+    sqlite: bool,
 ) -> Prepared:
-    """``project`` is the validated ``x-reasonlens-project`` header, if any."""
+    """``project`` is the validated ``x-reasonlens-project`` header, if any; ``sqlite``
+    packs the rows for a SQLite writer (see ``store/batch.py``)."""
     raw = decompress(body, content_encoding, max_body_bytes)
     decoded = decode_protobuf(raw) if encoding is Encoding.PROTOBUF else decode_json(raw)
-    return to_rows(decoded, project)
+    return to_rows(decoded, project, sqlite=sqlite)
 
 
-def to_rows(decoded: Decoded, project: str | None) -> Prepared:
+def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
     serialized: dict[int, str] = {}  # resources and scopes are shared: serialize each once
 
@@ -78,7 +76,8 @@ def to_rows(decoded: Decoded, project: str | None) -> Prepared:
                 once(span.scope, span.scope.attributes),
             )
         )
-    return Prepared(list(by_project.items()), decoded.rejected, decoded.error_message())
+    batch = make_batch(list(by_project.items()), sqlite=sqlite)
+    return Prepared(batch, decoded.rejected, decoded.error_message())
 
 
 def _resource_project(span: RawSpan) -> str | None:

@@ -39,6 +39,7 @@ class IngestService:
         max_batch_spans: int,
     ) -> None:
         self.max_body_bytes = max_body_bytes
+        self._sqlite = engine.dialect.name == "sqlite"
         self.writer = SpanWriter(
             engine, max_queue_spans=max_queue_spans, max_batch_spans=max_batch_spans
         )
@@ -53,13 +54,13 @@ class IngestService:
         project: str | None,
     ) -> Prepared:
         prepared = await self._prepare(body, encoding, content_encoding, project)
-        await self.writer.write(prepared.groups)
+        await self.writer.write(prepared.batch)
         return prepared
 
     async def _prepare(
         self, body: bytes, encoding: Encoding, content_encoding: str | None, project: str | None
     ) -> Prepared:
-        args = (body, encoding, content_encoding, project, self.max_body_bytes)
+        args = (body, encoding, content_encoding, project, self.max_body_bytes, self._sqlite)
         if self._pool is None:
             return await asyncio.to_thread(prepare, *args)
         loop = asyncio.get_running_loop()

@@ -17,21 +17,21 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from sqlalchemy.engine import Engine
 
 from collector.errors import Overloaded
-from store.write import SpanRow, write_spans
+from store.batch import SpanBatch
+from store.write import write_spans
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Pending:
-    groups: Sequence[tuple[str, Sequence[SpanRow]]]
+    batch: SpanBatch
     size: int
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop = field(repr=False)
@@ -62,13 +62,13 @@ class SpanWriter:
         self._writing_spans = 0
         self.commits = 0
 
-    async def write(self, groups: Sequence[tuple[str, Sequence[SpanRow]]]) -> None:
+    async def write(self, batch: SpanBatch) -> None:
         """Store the rows; returns once they are committed."""
-        size = sum(len(rows) for _, rows in groups)
+        size = batch.size
         if size == 0:
             return
         loop = asyncio.get_running_loop()
-        pending = _Pending(groups, size, loop.create_future(), loop)
+        pending = _Pending(batch, size, loop.create_future(), loop)
         with self._condition:
             if self._stopping or self._thread is None:
                 raise Overloaded("the span writer is not running")
@@ -159,7 +159,7 @@ class SpanWriter:
         self._writing_spans = sum(item.size for item in batch)
         try:
             with self._engine.begin() as connection:
-                write_spans(connection, [group for item in batch for group in item.groups])
+                write_spans(connection, [item.batch for item in batch])
         finally:
             self._writing_spans = 0
         self.commits += 1

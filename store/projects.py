@@ -14,20 +14,30 @@ from store.models import Project
 projects = Project.__table__
 
 
+_BY_NAME = sa.select(projects.c.name, projects.c.id).where(
+    projects.c.name.in_(sa.bindparam("names", expanding=True))
+)
+
+
 def ensure_projects(connection: Connection, names: Iterable[str]) -> dict[str, int]:
-    """Ids of the named projects, creating the missing ones (concurrency-safe)."""
+    """Ids of the named projects, creating the missing ones (concurrency-safe).
+
+    Looks first and inserts only what is missing: on the ingest path the projects
+    nearly always exist, and one SELECT is cheaper than an upsert per commit.
+    """
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    now = datetime.now(UTC)
-    connection.execute(
-        dialect.insert(connection, projects).on_conflict_do_nothing(index_elements=["name"]),
-        [{"name": name, "created_at": now} for name in wanted],
-    )
-    rows = connection.execute(
-        sa.select(projects.c.name, projects.c.id).where(projects.c.name.in_(wanted))
-    )
-    return {name: id_ for name, id_ in rows}
+    found = dict(connection.execute(_BY_NAME, {"names": wanted}).tuples().all())
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        now = datetime.now(UTC)
+        connection.execute(
+            dialect.insert(connection, projects).on_conflict_do_nothing(index_elements=["name"]),
+            [{"name": name, "created_at": now} for name in missing],
+        )
+        found.update(connection.execute(_BY_NAME, {"names": missing}).tuples().all())
+    return found
 
 
 def project_id(connection: Connection, name: str) -> int | None:

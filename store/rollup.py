@@ -9,6 +9,7 @@ transaction; the cost is one indexed read of the touched traces' spans.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,11 +25,17 @@ traces = Trace.__table__
 def refresh_rollups(connection: Connection, project_id: int, trace_ids: Collection[str]) -> None:
     if not trace_ids:
         return
-    statement = _rollup_insert(connection, project_id, sorted(trace_ids))
-    connection.execute(statement)
+    connection.execute(
+        _rollup_insert(connection.dialect.name),
+        {"project_id": project_id, "trace_ids": sorted(trace_ids)},
+    )
 
 
-def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]) -> sa.Executable:
+@cache
+def _rollup_insert(dialect_name: str) -> sa.Executable:
+    """Built once per dialect: constructing this statement costs more than running it."""
+    project_id = sa.bindparam("project_id")
+    trace_ids = sa.bindparam("trace_ids", expanding=True)
     s = spans.c
     touched = (
         # Small columns only: the head span's text is joined in for one row per trace.
@@ -190,7 +197,7 @@ def _rollup_insert(connection: Connection, project_id: int, trace_ids: list[str]
         .where(h.rank == 1)
     )
     columns = [column.name for column in rollup.selected_columns]
-    insert = dialect.insert(connection, traces).from_select(columns, rollup)
+    insert = dialect.insert_for(dialect_name, traces).from_select(columns, rollup)
     return insert.on_conflict_do_update(
         index_elements=["project_id", "trace_id"],
         set_={

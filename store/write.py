@@ -1,51 +1,30 @@
-"""Set-based, idempotent span writes: what the collector's writer runs per transaction.
-
-Rows travel as tuples in :data:`SPAN_COLUMNS` order: built (and pickled) in the decode
-workers, then handed to the driver's ``executemany`` as they are. The INSERT itself
-is a SQLAlchemy expression compiled once per dialect; skipping SQLAlchemy's per-row
-parameter processing halves the writer's CPU per span, and the writer is the one
-part of ingest that cannot use the second core.
-"""
+"""Set-based, idempotent span writes: what the collector's writer runs per transaction."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from store import dialect
+from store.batch import BATCH_SCHEMA, SPAN_COLUMNS, SpanBatch, copy_from_batch
 from store.models import Span
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
 
 spans = Span.__table__
-
-# Every column but the row id and project_id (which the writer adds in front).
-SPAN_COLUMNS: tuple[str, ...] = tuple(
-    column.name for column in spans.columns if column.name not in ("id", "project_id")
-)
 _INSERT_COLUMNS = ("project_id", *SPAN_COLUMNS)
-_TRACE_ID = SPAN_COLUMNS.index("trace_id")
-
-SpanRow = tuple[Any, ...]
-"""A ``spans`` row: values in :data:`SPAN_COLUMNS` order."""
-
-
-def span_row(values: Mapping[str, Any]) -> SpanRow:
-    """Order a column -> value mapping as a row; a missing or extra column is an error."""
-    if len(values) != len(SPAN_COLUMNS):
-        raise ValueError(f"expected columns {sorted(SPAN_COLUMNS)}, got {sorted(values)}")
-    return tuple(values[column] for column in SPAN_COLUMNS)
+_KEY = ["project_id", "trace_id", "span_id"]
 
 
 @cache
-def _insert_sql(connection_dialect: Dialect) -> tuple[str, bool]:
+def _tuple_insert(connection_dialect: Dialect) -> tuple[str, bool]:
     """The compiled INSERT ... ON CONFLICT DO NOTHING, and whether it is positional."""
     statement = dialect.insert_for(connection_dialect.name, spans).on_conflict_do_nothing(
-        index_elements=["project_id", "trace_id", "span_id"]
+        index_elements=_KEY
     )
     compiled = statement.compile(dialect=connection_dialect, column_keys=list(_INSERT_COLUMNS))
     if compiled.positional and tuple(compiled.positiontup or ()) != _INSERT_COLUMNS:
@@ -53,29 +32,57 @@ def _insert_sql(connection_dialect: Dialect) -> tuple[str, bool]:
     return str(compiled), bool(compiled.positional)
 
 
-def write_spans(connection: Connection, groups: Iterable[tuple[str, Sequence[SpanRow]]]) -> int:
+@cache
+def _copy_insert() -> sa.Executable:
+    return (
+        dialect.insert_for("sqlite", spans)
+        .from_select(list(_INSERT_COLUMNS), copy_from_batch())
+        .on_conflict_do_nothing(index_elements=_KEY)
+    )
+
+
+def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
     """Insert spans (skipping ones already stored) and refresh their traces' rollups.
 
-    ``groups`` pairs a project name with its rows. Runs in the caller's transaction: the
-    caller commits, so spans and rollups become visible together and a failure leaves
-    neither. Safe to call again with the same rows (a retry after a rollback).
-    Returns the number of rows offered.
+    Runs in the caller's transaction: the caller commits, so spans and rollups become
+    visible together and a failure leaves neither. Safe to call again with the same
+    batches (a retry after a rollback). Returns the number of rows offered.
     """
-    groups = [(project, rows) for project, rows in groups if rows]
-    if not groups:
+    touched: dict[str, set[str]] = {}
+    for batch in batches:
+        for project, trace_ids in batch.trace_ids.items():
+            touched.setdefault(project, set()).update(trace_ids)
+    if not touched:
         return 0
-    project_ids = ensure_projects(connection, {project for project, _ in groups})
-    sql, positional = _insert_sql(connection.dialect)
-    touched: dict[int, set[str]] = defaultdict(set)
+    project_ids = ensure_projects(connection, touched)
+    for batch in batches:
+        if batch.sqlite is not None:
+            _copy_serialized(connection, batch.sqlite)
+        elif batch.groups:
+            _insert_tuples(connection, project_ids, batch)
+    for project, trace_ids in touched.items():
+        refresh_rollups(connection, project_ids[project], trace_ids)
+    return sum(batch.size for batch in batches)
+
+
+def _copy_serialized(connection: Connection, data: bytes) -> None:
+    driver = connection.connection.driver_connection
+    if driver is None or not hasattr(driver, "deserialize"):
+        raise TypeError("serialized span batches need a sqlite3 connection")
+    attached = {row[1] for row in driver.execute("PRAGMA database_list")}
+    if BATCH_SCHEMA not in attached:
+        driver.execute(f"ATTACH DATABASE ':memory:' AS {BATCH_SCHEMA}")
+    driver.deserialize(data, name=BATCH_SCHEMA)
+    connection.execute(_copy_insert())
+
+
+def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
+    sql, positional = _tuple_insert(connection.dialect)
     params: list[Any] = []
-    for project, rows in groups:
+    for project, rows in batch.groups:
         project_id = project_ids[project]
-        touched[project_id].update(row[_TRACE_ID] for row in rows)
         if positional:
             params += [(project_id, *row) for row in rows]
         else:
             params += [dict(zip(_INSERT_COLUMNS, (project_id, *row), strict=True)) for row in rows]
     connection.exec_driver_sql(sql, params)
-    for project_id, trace_ids in touched.items():
-        refresh_rollups(connection, project_id, trace_ids)
-    return len(params)

@@ -17,11 +17,12 @@ import migrations
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
+from store.batch import SpanRow, make_batch
 from store.engine import create_engine
 from store.models import Base, Span
 from store.queries import SortKey, TraceFilter, traces_query
 from store.vocabulary import SpanKind, Status
-from store.write import SpanRow, write_spans
+from store.write import write_spans
 from tests.databases import fresh_database
 
 
@@ -109,7 +110,8 @@ def load_realistic_store(engine: sa.Engine, traces: int = 3000) -> None:
             )
             groups.setdefault(f"p{i % 4}", []).append(span_row(raw, canonical, "{}", "{}"))
     with engine.begin() as connection:
-        write_spans(connection, groups.items())
+        sqlite = engine.dialect.name == "sqlite"
+        write_spans(connection, [make_batch(list(groups.items()), sqlite=sqlite)])
         connection.exec_driver_sql("ANALYZE")
 
 
