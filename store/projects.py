@@ -28,7 +28,7 @@ def ensure_projects(connection: Connection, names: Iterable[str]) -> dict[str, i
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    found = dict(connection.execute(_BY_NAME, {"names": wanted}).tuples().all())
+    found = dict(connection.execute(_BY_NAME, {"names": wanted}).all())
     missing = [name for name in wanted if name not in found]
     if missing:
         now = datetime.now(UTC)
@@ -36,7 +36,7 @@ def ensure_projects(connection: Connection, names: Iterable[str]) -> dict[str, i
             dialect.insert(connection, projects).on_conflict_do_nothing(index_elements=["name"]),
             [{"name": name, "created_at": now} for name in missing],
         )
-        found.update(connection.execute(_BY_NAME, {"names": missing}).tuples().all())
+        found.update(connection.execute(_BY_NAME, {"names": missing}).all())
     return found
 
 
