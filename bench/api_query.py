@@ -28,8 +28,11 @@ QUERIES: dict[str, dict[str, str]] = {
     "session": {"project": "default", "session_id": "conv-4242"},
     "time window": {"project": "default", "since": "2025-10-09T10:00:00Z",
                     "until": "2025-10-09T12:00:00Z"},
-    "text search": {"project": "default", "q": "ships tomorrow"},
+    "text search (common)": {"project": "default", "q": "ships tomorrow"},
+    "text search (absent)": {"project": "default", "q": "no trace says this"},
     "sort by cost": {"project": "default", "sort": "cost"},
+    "sort by duration": {"project": "default", "sort": "duration"},
+    "sort by tokens": {"project": "default", "sort": "tokens"},
     "page 3 (cursor)": {"project": "default", "agent": "support", "_pages": "3"},
 }  # fmt: skip
 

@@ -32,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
                 url,
                 sqlite_synchronous=synchronous,
                 sqlite_wal_autocheckpoint=WRITER_AUTOCHECKPOINT_PAGES,
+                sqlite_cache_mib=64,
             )
             if sqlite
             else engine

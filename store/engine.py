@@ -20,12 +20,15 @@ def create_engine(
     *,
     sqlite_synchronous: SqliteSynchronous = "FULL",
     sqlite_wal_autocheckpoint: int | None = None,
+    sqlite_cache_mib: int = 16,
 ) -> Engine:
     """Build an engine; on SQLite, set the PRAGMAs every connection needs.
 
     ``sqlite_wal_autocheckpoint`` (pages) is for the span writer's own engine: it
     leaves checkpoints to :class:`store.checkpoint.WalCheckpointer` and keeps the
-    automatic one only as a high-water safety net.
+    automatic one only as a high-water safety net. ``sqlite_cache_mib`` is the page cache
+    of each connection: large for the writer (the unique index of a big store stays in
+    memory while inserting), small elsewhere to keep the server's memory bounded.
 
     Unknown backends are refused here, with the URL forms that work, rather than failing
     later with a driver error.
@@ -43,7 +46,9 @@ def create_engine(
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         sa.event.listen(
-            engine, "connect", _sqlite_pragmas(sqlite_synchronous, sqlite_wal_autocheckpoint)
+            engine,
+            "connect",
+            _sqlite_pragmas(sqlite_synchronous, sqlite_wal_autocheckpoint, sqlite_cache_mib),
         )
         return engine
     if backend == "postgresql":
@@ -56,7 +61,9 @@ def create_engine(
     )
 
 
-def _sqlite_pragmas(synchronous: SqliteSynchronous, wal_autocheckpoint: int | None) -> Any:
+def _sqlite_pragmas(
+    synchronous: SqliteSynchronous, wal_autocheckpoint: int | None, cache_mib: int
+) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL: readers (the API, evals) never block the writer, nor it them.
@@ -68,9 +75,7 @@ def _sqlite_pragmas(synchronous: SqliteSynchronous, wal_autocheckpoint: int | No
         cursor.execute("PRAGMA foreign_keys=ON")
         # A second process (e.g. `reasonlens db upgrade`, an eval run) waits, not fails.
         cursor.execute("PRAGMA busy_timeout=30000")
-        # 64 MiB page cache per connection: the unique and time indexes of a large
-        # store stay in memory during ingest.
-        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
         cursor.execute("PRAGMA temp_store=MEMORY")
         if wal_autocheckpoint is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")

@@ -81,8 +81,7 @@ def _sort_expression(key: SortKey) -> sa.ColumnElement[float] | sa.ColumnElement
         case SortKey.DURATION:
             return Trace.duration_ns
         case SortKey.COST:
-            # Unpriced traces (NULL cost) sort below every priced one.
-            return sa.func.coalesce(Trace.cost_usd, -1.0)
+            return Trace.cost_sort_key()
         case SortKey.TOKENS:
             return Trace.input_tokens + Trace.output_tokens
         case SortKey.SPANS:
@@ -107,9 +106,14 @@ def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
     conditions += [column == value for column, value in equal if value is not None]
     bounds = (
         (Trace.start_time_ns, f.start_after_ns, f.start_before_ns),
-        (Trace.cost_usd, f.min_cost_usd, f.max_cost_usd),
         (Trace.duration_ns, f.min_duration_ns, f.max_duration_ns),
     )
+    if f.min_cost_usd is not None or f.max_cost_usd is not None:
+        # On the indexed sort key; its -1 for unpriced traces is below any bound >= 0.
+        cost = Trace.cost_sort_key()
+        conditions.append(cost >= (f.min_cost_usd or 0.0))
+        if f.max_cost_usd is not None:
+            conditions.append(cost <= f.max_cost_usd)
     for column, low, high in bounds:
         if low is not None:
             conditions.append(column >= low)

@@ -49,6 +49,15 @@ class Trace(IdMixin, Base):
     input: Mapped[str | None] = mapped_column(Text)
     output: Mapped[str | None] = mapped_column(Text)
 
+    @classmethod
+    def cost_sort_key(cls) -> sa.ColumnElement[float]:
+        """Cost with unpriced traces (NULL) below every priced one, as indexed.
+
+        The -1 is rendered inline so that the expression matches the index's exactly
+        (a bound parameter would not, and the sort would scan every trace).
+        """
+        return sa.func.coalesce(cls.cost_usd, sa.literal_column("-1.0"))
+
     __table_args__ = (
         # A unique index rather than a constraint: SQLite names it like PostgreSQL does.
         sa.Index("uq_traces_project_id_trace_id", "project_id", "trace_id", unique=True),
@@ -70,6 +79,7 @@ class Trace(IdMixin, Base):
             "session_id",
             "start_time_ns",
         ),
+        sa.Index("ix_traces_project_id_duration_ns", "project_id", "duration_ns"),
         sa.Index(
             "ix_traces_project_id_service_name_start_time_ns",
             "project_id",
@@ -77,3 +87,7 @@ class Trace(IdMixin, Base):
             "start_time_ns",
         ),
     )
+
+
+# "Most expensive first" and cost ranges on a large project read this index.
+sa.Index("ix_traces_project_id_cost_sort", Trace.project_id, Trace.cost_sort_key())
