@@ -12,8 +12,8 @@ import migrations
 from collector.otlp_http import router as otlp_router
 from collector.service import IngestService
 from reasonlens.settings import Settings
-from store.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, WalCheckpointer
 from store.engine import create_engine, is_sqlite
+from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
 from web.api import router as api_router
 
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
             migrations.upgrade(engine)
         sqlite = is_sqlite(url)
         # The writer gets its own engine: on SQLite its connections leave checkpoints
-        # to the checkpointer thread, so a commit never waits for one.
+        # to the maintenance thread, so a commit never waits for one.
         writer_engine = (
             create_engine(
                 url,
@@ -48,9 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
             stack.callback(engine.dispose)
             stack.callback(writer_engine.dispose)
             if sqlite:
-                stack.enter_context(WalCheckpointer(engine))
+                stack.enter_context(SqliteMaintenance(engine))
             # Entered last, left first: stopping ingest commits whatever is queued
-            # while the checkpointer and the engines are still there.
+            # while the maintenance thread and the engines are still there.
             stack.enter_context(ingest)
             yield {"settings": settings, "engine": engine, "ingest": ingest}
 

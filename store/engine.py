@@ -25,7 +25,7 @@ def create_engine(
     """Build an engine; on SQLite, set the PRAGMAs every connection needs.
 
     ``sqlite_wal_autocheckpoint`` (pages) is for the span writer's own engine: it
-    leaves checkpoints to :class:`store.checkpoint.WalCheckpointer` and keeps the
+    leaves checkpoints to :class:`store.maintenance.SqliteMaintenance` and keeps the
     automatic one only as a high-water safety net. ``sqlite_cache_mib`` is the page cache
     of each connection: large for the writer (the unique index of a big store stays in
     memory while inserting), small elsewhere to keep the server's memory bounded.
