@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from types import TracebackType
 
 from sqlalchemy.engine import Engine
 
@@ -95,18 +94,6 @@ class IngestService:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-    def __enter__(self) -> IngestService:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process has threads (writer, DB pool) by now.

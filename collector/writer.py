@@ -18,7 +18,6 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from sqlalchemy.engine import Engine
 
@@ -105,18 +104,6 @@ class SpanWriter:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-
-    def __enter__(self) -> SpanWriter:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _take(self) -> list[_Pending] | None:
         with self._condition:

@@ -48,10 +48,13 @@ def create_app(settings: Settings) -> FastAPI:
             stack.callback(engine.dispose)
             stack.callback(writer_engine.dispose)
             if sqlite:
-                stack.enter_context(SqliteMaintenance(engine))
-            # Entered last, left first: stopping ingest commits whatever is queued
+                maintenance = SqliteMaintenance(engine)
+                maintenance.start()
+                stack.callback(maintenance.stop)
+            # Started last, stopped first: stopping ingest commits whatever is queued
             # while the maintenance thread and the engines are still there.
-            stack.enter_context(ingest)
+            ingest.start()
+            stack.callback(ingest.stop)
             yield {"settings": settings, "engine": engine, "ingest": ingest}
 
     app = FastAPI(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from types import TracebackType
 
 from sqlalchemy.engine import Engine
 
@@ -82,15 +81,3 @@ class SqliteMaintenance:
             if time.monotonic() >= next_analyze:
                 self.analyze()
                 next_analyze = time.monotonic() + self._analyze_interval
-
-    def __enter__(self) -> SqliteMaintenance:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
