@@ -9,13 +9,13 @@ from typing import Annotated, Any
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from store.queries import InvalidCursor, SortKey, TraceFilter, get_trace, list_traces
 from store.vocabulary import Status
 from web.params import BadParameter, time_ns
+from web.schemas import TraceDetailOut, TraceList
 from web.serialize import span_json, trace_json
 from web.tree import tree_json
 
@@ -30,13 +30,6 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(db_session)]
-
-
-class TraceList(BaseModel):
-    traces: list[dict[str, Any]] = Field(description="Trace objects, in the requested order.")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page."
-    )
 
 
 @router.get("/api/traces", response_model=TraceList)
@@ -99,7 +92,7 @@ def api_traces(
     return _json(body)
 
 
-@router.get("/api/traces/{trace_id}")
+@router.get("/api/traces/{trace_id}", response_model=TraceDetailOut)
 def api_trace(
     session: DbSession,
     trace_id: str,

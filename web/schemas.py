@@ -1,0 +1,126 @@
+"""The API's objects as OpenAPI sees them.
+
+Responses are encoded by ``web/serialize.py`` (orjson, no per-field validation on the
+hot path); these models document them, and ``tests/test_api_schema.py`` checks that
+the two name the same fields, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TraceOut(BaseModel):
+    trace_id: str = Field(description="32 lowercase hex characters.")
+    project: str
+    service: str | None = Field(description="service.name of the root span.")
+    name: str | None = Field(description="Workflow name, else the root (or earliest) span's.")
+    agent_name: str | None = Field(description="The outermost agent span's agent.")
+    agent_version: str | None
+    session_id: str | None = Field(description="Conversation/session id from any span.")
+    user_id: str | None
+    environment: str | None
+    root_span_id: str | None = Field(description="Null until the parentless span arrives.")
+    start_time: str = Field(description="ISO 8601 UTC, microseconds.")
+    end_time: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    duration_ms: float
+    status: str = Field(description="ok or error: the root span's status once it arrived.")
+    error_count: int
+    span_count: int
+    llm_call_count: int
+    tool_call_count: int
+    input_tokens: int = Field(description="Sum over LLM and embedding spans; incl. cached.")
+    output_tokens: int = Field(description="Sum over LLM and embedding spans; incl. reasoning.")
+    reasoning_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float | None = Field(description="Reported cost; null when no span reported one.")
+    input: str | None = Field(description="The root span's input text.")
+    output: str | None = Field(description="The root span's output text.")
+
+
+class TraceList(BaseModel):
+    traces: list[TraceOut] = Field(description="Traces in the requested order.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class SpanOut(BaseModel):
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str = Field(
+        description="agent, llm, tool, retrieval, embedding, reasoning, guardrail, "
+        "evaluator, chain or other."
+    )
+    otel_kind: int = Field(description="OTLP SpanKind number.")
+    service_name: str | None
+    scope_name: str | None
+    scope_version: str | None
+    start_time: str
+    end_time: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    duration_ms: float
+    status: str
+    status_code: int
+    status_message: str | None
+    error_type: str | None
+    error_message: str | None
+    trace_state: str | None
+    flags: int
+    model: str | None = Field(description="The model that served the call.")
+    request_model: str | None
+    provider: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    reasoning_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cost_usd: float | None
+    input_text: str | None
+    output_text: str | None
+    input_messages: list[dict[str, Any]] | None = Field(
+        description='[{"role", "content", "tool_calls", "tool_call_id", ...}]'
+    )
+    output_messages: list[dict[str, Any]] | None
+    system_instructions: str | None
+    reasoning_text: str | None
+    tool_name: str | None
+    tool_call_id: str | None
+    tool_arguments: str | None
+    tool_result: str | None
+    agent_name: str | None
+    agent_id: str | None
+    agent_version: str | None
+    session_id: str | None
+    user_id: str | None
+    trace_name: str | None
+    environment: str | None
+    prompt_name: str | None
+    prompt_version: str | None
+    confidence: float | None
+    confidence_source: str | None = Field(description="The attribute the confidence came from.")
+    finish_reasons: list[str] | None
+    conventions: list[str] = Field(description="Conventions the span was read with.")
+    unmapped: list[str] = Field(description="Span attributes no rule interpreted (kept raw).")
+    attributes: dict[str, Any]
+    resource_attributes: dict[str, Any]
+    scope_attributes: dict[str, Any]
+    events: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    dropped_attributes_count: int
+    dropped_events_count: int
+    dropped_links_count: int
+    children: list[SpanOut] = Field(description="Child spans, in start order.")
+
+
+class TraceDetailOut(TraceOut):
+    spans: list[SpanOut] = Field(description="Root spans, each with nested children.")
