@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
                 url,
                 sqlite_synchronous=synchronous,
                 sqlite_wal_autocheckpoint=WRITER_AUTOCHECKPOINT_PAGES,
-                sqlite_cache_mib=64,
+                sqlite_cache_mib=32,
             )
             if sqlite
             else engine
