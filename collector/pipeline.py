@@ -52,17 +52,10 @@ def prepare(
 
 def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
-    serialized: dict[int, str] = {}  # resources and scopes are shared: serialize each once
-
-    def once(key: object, attributes: dict[str, object]) -> str:
-        text = serialized.get(id(key))
-        if text is None:
-            text = serialized[id(key)] = to_json(attributes)
-        return text
-
-    # A request's spans come grouped by resource and scope: what depends on those alone
-    # (owner project, serialized attributes) is worked out when they change; as before,
-    # nothing is serialized for a rejected span.
+    # A request's spans come grouped by resource and scope (one object per ResourceSpans
+    # and ScopeSpans): what depends on those alone (owner project, serialized
+    # attributes) is worked out when they change; nothing is serialized for a rejected
+    # span.
     resource: Resource | None = None
     scope: Scope | None = None
     owner: str | None = None
@@ -81,10 +74,10 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
             continue
         canonical = _normalize(span)
         if resource_json is None:
-            resource_json = once(resource, span.resource.attributes)
+            resource_json = to_json(resource.attributes)
         if span.scope is not scope:
             scope = span.scope
-            scope_json = once(scope, scope.attributes)
+            scope_json = to_json(scope.attributes)
         by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
     batch = make_batch(list(by_project.items()), sqlite=sqlite)
     return Prepared(batch, decoded.rejected, decoded.error_message())

@@ -59,7 +59,6 @@ class SpanWriter:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._writing_spans = 0
-        self.commits = 0
 
     async def write(self, batch: SpanBatch) -> None:
         """Store the rows; returns once they are committed."""
@@ -149,4 +148,3 @@ class SpanWriter:
                 write_spans(connection, [item.batch for item in batch])
         finally:
             self._writing_spans = 0
-        self.commits += 1

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.engine import make_url
 
 import migrations
 from reasonlens.app import create_app
@@ -65,6 +66,4 @@ def db_upgrade(db: DbOption = None) -> None:
 
 
 def _display_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)

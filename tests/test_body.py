@@ -1,0 +1,49 @@
+"""Bounded decompression: a bomb stops at the limit without inflating into memory."""
+
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+import zlib
+
+import pytest
+
+from collector.body import decompress
+from collector.errors import InvalidPayload, PayloadTooLarge
+
+LIMIT = 16 * 1024 * 1024
+
+
+def test_gzip_bomb_never_holds_more_than_the_limit() -> None:
+    bomb = gzip.compress(b"\0" * (1 << 30), compresslevel=9)  # 1 GiB inflated, ~1 MB sent
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooLarge):
+            decompress(bomb, "gzip", LIMIT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * LIMIT  # an unbounded inflate would peak near 1 GiB
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        (gzip.compress(b"abc") + gzip.compress(b"def"), "gzip"),  # concatenated members
+        (zlib.compress(b"abcdef"), "deflate"),  # zlib framing, as HTTP defines deflate
+        (raw_deflate(b"abcdef"), "deflate"),  # what some clients send instead
+        (b"abcdef", None),
+    ],
+)
+def test_encodings(body: bytes, encoding: str | None) -> None:
+    assert decompress(body, encoding, LIMIT) == b"abcdef"
+
+
+def test_truncated_gzip_is_invalid() -> None:
+    with pytest.raises(InvalidPayload, match="truncated"):
+        decompress(gzip.compress(b"abcdef")[:-10], "gzip", LIMIT)
