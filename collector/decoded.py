@@ -25,11 +25,15 @@ class Decoded:
         self.rejections[reason] += 1
 
     def error_message(self) -> str:
-        """One line per reason, most frequent first, for ``partial_success.error_message``."""
-        return "; ".join(
-            f"{count} span{'s' if count > 1 else ''} rejected: {reason}"
-            for reason, count in self.rejections.most_common()
-        )
+        return rejection_message(self.rejections, "span")
+
+
+def rejection_message(rejections: Counter[str], noun: str) -> str:
+    """One line per reason, most frequent first, for ``partial_success.error_message``."""
+    return "; ".join(
+        f"{count} {noun}{'s' if count > 1 else ''} rejected: {reason}"
+        for reason, count in rejections.most_common()
+    )
 
 
 def span_problem(

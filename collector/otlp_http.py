@@ -1,4 +1,4 @@
-"""OTLP/HTTP trace receiver: POST /v1/traces, protobuf or JSON, on the API's port."""
+"""OTLP/HTTP receiver: POST /v1/traces and /v1/logs, protobuf or JSON, on the API's port."""
 
 from __future__ import annotations
 
@@ -9,20 +9,28 @@ from sqlalchemy.exc import OperationalError
 from starlette.responses import Response
 
 from collector.body import Encoding, media_type
-from collector.errors import IngestError, InvalidPayload, Overloaded, PayloadTooLarge
+from collector.errors import IngestError, Overloaded, PayloadTooLarge
+from collector.identity import PROJECT_HEADER, requested_project
 from collector.otlp_response import failure, success
+from collector.pipeline import Signal
 from collector.service import IngestService
-from store.projects import project_name_problem
 
 log = logging.getLogger(__name__)
-
-PROJECT_HEADER = "x-reasonlens-project"
 
 router = APIRouter()
 
 
 @router.post("/v1/traces", include_in_schema=False)
 async def export_traces(request: Request) -> Response:
+    return await _export(request, Signal.TRACES)
+
+
+@router.post("/v1/logs", include_in_schema=False)
+async def export_logs(request: Request) -> Response:
+    return await _export(request, Signal.LOGS)
+
+
+async def _export(request: Request, signal: Signal) -> Response:
     service: IngestService = request.state.ingest
     retry_after = str(request.state.settings.retry_after_seconds)
     try:
@@ -30,30 +38,20 @@ async def export_traces(request: Request) -> Response:
     except IngestError as error:
         return failure(Encoding.JSON, error.status, error.message)
     try:
-        project = _project(request)
+        project = requested_project(request.headers.get(PROJECT_HEADER))
         body = await _read_body(request, service.max_body_bytes)
         prepared = await service.export(
-            body, encoding, request.headers.get("content-encoding"), project
+            signal, body, encoding, request.headers.get("content-encoding"), project
         )
     except Overloaded as error:
         return failure(encoding, 503, error.message, {"Retry-After": retry_after})
     except IngestError as error:
         return failure(encoding, error.status, error.message)
     except OperationalError:
-        # The database is unreachable or locked: retryable, so exporters keep the spans.
-        log.exception("database unavailable while writing spans")
+        # The database is unreachable or locked: retryable, so exporters keep the data.
+        log.exception("database unavailable while writing %s", signal.value)
         return failure(encoding, 503, "database unavailable; retry", {"Retry-After": retry_after})
-    return success(encoding, prepared.rejected, prepared.error_message)
-
-
-def _project(request: Request) -> str | None:
-    name = request.headers.get(PROJECT_HEADER)
-    if name is None:
-        return None
-    problem = project_name_problem(name)
-    if problem:
-        raise InvalidPayload(f"header {PROJECT_HEADER}: {problem}")
-    return name
+    return success(signal, encoding, prepared.rejected, prepared.error_message)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import orjson
+from google.protobuf.message import Message
 from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.responses import Response
 
 from collector.body import Encoding
+from collector.pipeline import Signal
 
 # HTTP status -> google.rpc.Code, for the Status body of an error.
 _GRPC_CODES = {400: 3, 413: 8, 415: 3, 503: 14, 500: 13}
@@ -15,20 +18,34 @@ _GRPC_CODES = {400: 3, 413: 8, 415: 3, 503: 14, 500: 13}
 _MAX_MESSAGE = 64 * 1024
 
 
-def success(encoding: Encoding, rejected: int, error_message: str) -> Response:
-    message = error_message[:_MAX_MESSAGE]
+def success(signal: Signal, encoding: Encoding, rejected: int, error_message: str) -> Response:
     if encoding is Encoding.JSON:
+        message = error_message[:_MAX_MESSAGE]
+        key = "rejectedSpans" if signal is Signal.TRACES else "rejectedLogRecords"
         body = (
-            {"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": message}}
+            {"partialSuccess": {key: str(rejected), "errorMessage": message}}
             if rejected or message
             else {}
         )
         return Response(orjson.dumps(body), 200, media_type=encoding.value)
-    response = ExportTraceServiceResponse()
-    if rejected or message:
-        response.partial_success.rejected_spans = rejected
-        response.partial_success.error_message = message
+    response = export_response(signal, rejected, error_message)
     return Response(response.SerializeToString(), 200, media_type=encoding.value)
+
+
+def export_response(signal: Signal, rejected: int, error_message: str) -> Message:
+    """The protobuf Export*ServiceResponse, with partial_success when anything was refused."""
+    message = error_message[:_MAX_MESSAGE]
+    if signal is Signal.TRACES:
+        traces = ExportTraceServiceResponse()
+        if rejected or message:
+            traces.partial_success.rejected_spans = rejected
+            traces.partial_success.error_message = message
+        return traces
+    logs = ExportLogsServiceResponse()
+    if rejected or message:
+        logs.partial_success.rejected_log_records = rejected
+        logs.partial_success.error_message = message
+    return logs
 
 
 def failure(

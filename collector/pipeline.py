@@ -1,24 +1,29 @@
 """Body bytes -> rows grouped by project: decompress, decode, validate, normalize.
 
+One function per OTLP signal (traces, logs); both end in a batch for the writer.
+
 Pure and synchronous, so it runs in the decode worker processes: the CPU-heavy part of
 ingest then uses the second core while the server process parses HTTP and writes.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from collector.body import Encoding, decompress
 from collector.decode_json import decode_json
+from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
+from collector.log_rows import log_row
 from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
-from store.batch import SpanBatch, SpanRow, make_batch
+from store.batch import LogBatch, LogRow, SpanBatch, SpanRow, make_batch
 from store.models import DEFAULT_PROJECT
 from store.projects import project_name_problem
 from store.types import to_json
@@ -28,11 +33,31 @@ log = logging.getLogger(__name__)
 PROJECT_ATTRIBUTE = "reasonlens.project"
 
 
+class Signal(enum.Enum):
+    TRACES = "traces"
+    LOGS = "logs"
+
+
 @dataclass(slots=True)
 class Prepared:
-    batch: SpanBatch = field(default_factory=SpanBatch)
+    batch: SpanBatch | LogBatch = field(default_factory=SpanBatch)
     rejected: int = 0
     error_message: str = ""
+
+
+def prepare_signal(
+    signal: Signal,
+    body: bytes,
+    encoding: Encoding,
+    content_encoding: str | None,
+    project: str | None,
+    max_body_bytes: int,
+    sqlite: bool,
+) -> Prepared:
+    """What the decode workers run: one entry point for every signal."""
+    if signal is Signal.LOGS:
+        return prepare_logs(body, encoding, content_encoding, project, max_body_bytes)
+    return prepare(body, encoding, content_encoding, project, max_body_bytes, sqlite)
 
 
 def prepare(
@@ -64,7 +89,7 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     for span in decoded.spans:
         if span.resource is not resource:
             resource = span.resource
-            owner = project or _resource_project(span)
+            owner = project or _resource_project(resource)
             resource_json = None
         if owner is None:
             decoded.reject(
@@ -83,8 +108,36 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     return Prepared(batch, decoded.rejected, decoded.error_message())
 
 
-def _resource_project(span: RawSpan) -> str | None:
-    name = span.resource.attributes.get(PROJECT_ATTRIBUTE)
+def prepare_logs(
+    body: bytes,
+    encoding: Encoding,
+    content_encoding: str | None,
+    project: str | None,
+    max_body_bytes: int,
+) -> Prepared:
+    raw = decompress(body, content_encoding, max_body_bytes)
+    decoded = decode_logs_protobuf(raw) if encoding is Encoding.PROTOBUF else decode_logs_json(raw)
+    by_project: dict[str, list[LogRow]] = defaultdict(list)
+    resource: Resource | None = None
+    owner: str | None = None
+    resource_json = ""
+    for record in decoded.records:
+        if record.resource is not resource:
+            resource = record.resource
+            owner = project or _resource_project(resource)
+            resource_json = to_json(resource.attributes)
+        if owner is None:
+            decoded.reject(
+                f"resource attribute {PROJECT_ATTRIBUTE}: "
+                + str(project_name_problem(resource.attributes.get(PROJECT_ATTRIBUTE)))
+            )
+            continue
+        by_project[owner].append(log_row(record, resource_json))
+    return Prepared(LogBatch(list(by_project.items())), decoded.rejected, decoded.error_message())
+
+
+def _resource_project(resource: Resource) -> str | None:
+    name = resource.attributes.get(PROJECT_ATTRIBUTE)
     if name is None:
         return DEFAULT_PROJECT
     return None if project_name_problem(name) else str(name)

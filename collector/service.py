@@ -1,7 +1,9 @@
-"""One ingest pipeline for every door (OTLP/HTTP now, OTLP/gRPC later).
+"""One ingest pipeline for every door (OTLP/HTTP and OTLP/gRPC) and signal (traces, logs).
 
-``export`` takes a request body as received and returns once its spans are committed:
-decode and normalize in a worker process, then the group-commit writer.
+``export`` takes a request body as received and returns once its rows are committed:
+decode and normalize in a worker process, then the group-commit writer. The doors only
+translate their protocol's request and errors; limits, projects, decoding and
+durability are decided here, once.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import logging
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
 from collector.body import Encoding
 from collector.errors import Overloaded
-from collector.pipeline import Prepared, prepare
-from collector.writer import SpanWriter
+from collector.pipeline import Prepared, Signal, prepare_signal
+from collector.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class IngestService:
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self._sqlite = engine.dialect.name == "sqlite"
-        self.writer = SpanWriter(
+        self.writer = Writer(
             engine, max_queue_spans=max_queue_spans, max_batch_spans=max_batch_spans
         )
         self._workers = workers
@@ -57,24 +60,34 @@ class IngestService:
 
     async def export(
         self,
+        signal: Signal,
         body: bytes,
         encoding: Encoding,
         content_encoding: str | None,
         project: str | None,
     ) -> Prepared:
-        prepared = await self._prepare(body, encoding, content_encoding, project)
+        """``content_encoding``: the body's compression (HTTP's Content-Encoding; gRPC
+        decompresses before the handler). ``project``: the validated project header."""
+        job = partial(
+            prepare_signal,
+            signal,
+            body,
+            encoding,
+            content_encoding,
+            project,
+            self.max_body_bytes,
+            self._sqlite,
+        )
+        prepared = await self._prepare(job)
         await self.writer.write(prepared.batch)
         return prepared
 
-    async def _prepare(
-        self, body: bytes, encoding: Encoding, content_encoding: str | None, project: str | None
-    ) -> Prepared:
-        args = (body, encoding, content_encoding, project, self.max_body_bytes, self._sqlite)
+    async def _prepare(self, job: partial[Prepared]) -> Prepared:
         if self._pool is None:
-            return await asyncio.to_thread(prepare, *args)
+            return await asyncio.to_thread(job)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, prepare, *args)
+            return await loop.run_in_executor(self._pool, job)
         except BrokenProcessPool:
             # A worker died (killed, out of memory). Nothing of this request was stored;
             # replace the pool and let the client retry.

@@ -1,7 +1,8 @@
-"""The group-commit span writer: one thread, a bounded queue, a future per request.
+"""The group-commit writer: one thread, a bounded queue, a future per request.
 
-Each OTLP request hands its rows to :meth:`SpanWriter.write` and awaits a future. The
-writer thread drains everything queued (up to ``max_batch_spans``) into one transaction
+Each OTLP request hands its rows (spans, or log records) to :meth:`Writer.write` and
+awaits a future. The writer thread drains everything queued (up to ``max_batch_spans``
+rows) into one transaction
 and resolves every future after COMMIT, so a request is answered only once its spans
 are durable, while concurrent requests share one commit (and one fsync). When the
 queue holds ``max_queue_spans`` the request is refused with :class:`Overloaded`, which
@@ -22,15 +23,15 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from collector.errors import Overloaded
-from store.batch import SpanBatch
-from store.write import write_spans
+from store.batch import LogBatch, SpanBatch
+from store.write import write_logs, write_spans
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Pending:
-    batch: SpanBatch
+    batch: SpanBatch | LogBatch
     size: int
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop = field(repr=False)
@@ -48,7 +49,7 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
-class SpanWriter:
+class Writer:
     def __init__(self, engine: Engine, *, max_queue_spans: int, max_batch_spans: int) -> None:
         self._engine = engine
         self._max_queue_spans = max_queue_spans
@@ -60,7 +61,7 @@ class SpanWriter:
         self._thread: threading.Thread | None = None
         self._writing_spans = 0
 
-    async def write(self, batch: SpanBatch) -> None:
+    async def write(self, batch: SpanBatch | LogBatch) -> None:
         """Store the rows; returns once they are committed."""
         size = batch.size
         if size == 0:
@@ -69,12 +70,13 @@ class SpanWriter:
         pending = _Pending(batch, size, loop.create_future(), loop)
         with self._condition:
             if self._stopping or self._thread is None:
-                raise Overloaded("the span writer is not running")
+                raise Overloaded("the writer is not running")
             # A batch larger than the whole queue is still taken when the queue is
             # empty, or it could never be stored.
             if self._queue and self._queued_spans + size > self._max_queue_spans:
                 raise Overloaded(
-                    f"write queue full ({self._queued_spans} spans waiting); retry later"
+                    f"write queue full ({self._queued_spans} spans and log records waiting); "
+                    "retry later"
                 )
             self._queue.append(pending)
             self._queued_spans += size
@@ -83,7 +85,7 @@ class SpanWriter:
 
     @property
     def queued_spans(self) -> int:
-        """Spans waiting for the writer."""
+        """Rows (spans and log records) waiting for the writer."""
         return self._queued_spans
 
     @property
@@ -144,7 +146,12 @@ class SpanWriter:
     def _commit(self, batch: list[_Pending]) -> None:
         self._writing_spans = sum(item.size for item in batch)
         try:
+            spans = [item.batch for item in batch if isinstance(item.batch, SpanBatch)]
+            logs = [item.batch for item in batch if isinstance(item.batch, LogBatch)]
             with self._engine.begin() as connection:
-                write_spans(connection, [item.batch for item in batch])
+                if spans:
+                    write_spans(connection, spans)
+                if logs:
+                    write_logs(connection, logs)
         finally:
             self._writing_spans = 0

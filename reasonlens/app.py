@@ -1,7 +1,12 @@
-"""The application factory: one FastAPI app serving OTLP, the API and (later) the dashboard."""
+"""The application factory: one FastAPI app serving OTLP, the API and (later) the dashboard.
+
+Its lifespan owns every long-lived worker (engines, SQLite maintenance, the ingest
+service and the OTLP/gRPC receiver) on one exit stack, stopped in reverse order.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -9,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import migrations
+from collector.otlp_grpc import GrpcReceiver
 from collector.otlp_http import router as otlp_router
 from collector.service import IngestService
 from reasonlens.settings import Settings
@@ -55,6 +61,16 @@ def create_app(settings: Settings) -> FastAPI:
             # while the maintenance thread and the engines are still there.
             ingest.start()
             stack.callback(ingest.stop)
+            if settings.grpc_port:
+                grpc_receiver = GrpcReceiver(
+                    ingest,
+                    host=settings.host,
+                    port=settings.grpc_port,
+                    max_message_bytes=settings.max_body_bytes,
+                    retry_after_seconds=settings.retry_after_seconds,
+                )
+                grpc_receiver.start(asyncio.get_running_loop())
+                stack.push_async_callback(grpc_receiver.stop)
             yield {"settings": settings, "engine": engine, "ingest": ingest}
 
     app = FastAPI(

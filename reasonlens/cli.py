@@ -37,16 +37,23 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="HTTP port (default 4318, the OTLP/HTTP port).")
     ] = None,
+    grpc_port: Annotated[
+        int | None, typer.Option(help="OTLP/gRPC port (default 4317); 0 turns gRPC off.")
+    ] = None,
     db: DbOption = None,
     workers: Annotated[int | None, typer.Option(help="Decode worker processes.")] = None,
 ) -> None:
-    """Serve OTLP/HTTP ingest and the API on one port, migrating the database first."""
-    settings = _settings(host=host, port=port, database_url=db, ingest_workers=workers)
+    """Serve OTLP (HTTP and gRPC) ingest and the API, migrating the database first."""
+    settings = _settings(
+        host=host, port=port, grpc_port=grpc_port, database_url=db, ingest_workers=workers
+    )
     typer.echo(f"reasonlens: storing traces in {_display_url(settings.database_url)}")
     typer.echo(
         f"reasonlens: OTLP/HTTP and API on http://{settings.host}:{settings.port} "
         f"(OTEL_EXPORTER_OTLP_ENDPOINT=http://{settings.host}:{settings.port})"
     )
+    if settings.grpc_port:
+        typer.echo(f"reasonlens: OTLP/gRPC on {settings.host}:{settings.grpc_port}")
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     port: int = Field(
         4318, ge=0, le=65535, description="HTTP port for OTLP, the API and the dashboard."
     )
+    grpc_port: int = Field(
+        4317,
+        ge=0,
+        le=65535,
+        description="OTLP/gRPC port (TraceService and LogsService), bound on the same "
+        "address as HTTP; 0 turns the gRPC receiver off.",
+    )
     max_body_bytes: int = Field(
         16 * 1024 * 1024,
         gt=0,

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
-from store.models import Project, Span
+from store.models import LogRecord, Project, Span
 
 # The schema name the writer's SQLite connections attach their batches under.
 BATCH_SCHEMA = "batch"
@@ -34,6 +34,26 @@ SpanRow = tuple[Any, ...]
 SPAN_COLUMNS: tuple[str, ...] = tuple(
     column.name for column in Span.__table__.columns if column.name not in ("id", "project_id")
 )
+
+
+LogRow = tuple[Any, ...]
+"""A ``log_records`` row: values in :data:`LOG_COLUMNS` order."""
+
+LOG_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in LogRecord.__table__.columns if column.name not in ("id", "project_id")
+)
+
+
+@dataclass(slots=True)
+class LogBatch:
+    """The log records of one request, by project. Logs are few next to spans (a few
+    content events per LLM call), so they travel as tuples on both databases."""
+
+    groups: list[tuple[str, Sequence[LogRow]]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(len(rows) for _, rows in self.groups)
 
 
 def _rows_table(metadata: sa.MetaData) -> sa.Table:

@@ -16,6 +16,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from store.logs import TraceLogs, trace_logs
 from store.models import Project, Span, Trace
 from store.vocabulary import Status
 
@@ -72,6 +73,7 @@ class TraceDetail:
     trace: Trace
     project: str
     spans: Sequence[Span]
+    logs: TraceLogs
 
 
 def _sort_expression(key: SortKey) -> sa.ColumnElement[float] | sa.ColumnElement[int]:
@@ -186,7 +188,8 @@ def list_traces(
 
 
 def get_trace(session: Session, trace_id: str, project: str | None = None) -> list[TraceDetail]:
-    """The trace (and its spans) in every project that has this id, or the named one."""
+    """The trace (its spans and log records) in every project that has this id, or the
+    named one."""
     query = (
         sa.select(Trace, Project.name)
         .join(Project, Project.id == Trace.project_id)
@@ -201,7 +204,8 @@ def get_trace(session: Session, trace_id: str, project: str | None = None) -> li
             .where(Span.project_id == trace.project_id, Span.trace_id == trace_id)
             .order_by(Span.start_time_ns, Span.span_id)
         ).all()
-        details.append(TraceDetail(trace, project_name, spans))
+        logs = trace_logs(session, trace.project_id, trace_id, spans)
+        details.append(TraceDetail(trace, project_name, spans, logs))
     return details
 
 

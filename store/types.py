@@ -39,7 +39,9 @@ class JSONText(TypeDecorator[Any]):
         return dialect.type_descriptor(sa.Text())
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, str | bytes):
+        # PostgreSQL's driver has already parsed JSONB, and a JSON string document
+        # arrives as a Python str: only SQLite's text needs parsing.
+        if dialect.name == "sqlite" and isinstance(value, str | bytes):
             return orjson.loads(value)
         return value
 

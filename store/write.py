@@ -1,4 +1,4 @@
-"""Set-based, idempotent span writes: what the collector's writer runs per transaction."""
+"""Set-based, idempotent writes: what the collector's writer runs per transaction."""
 
 from __future__ import annotations
 
@@ -10,24 +10,40 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from store import dialect
-from store.batch import BATCH_SCHEMA, SPAN_COLUMNS, SpanBatch, copy_from_batch
-from store.models import Span
+from store.batch import (
+    BATCH_SCHEMA,
+    LOG_COLUMNS,
+    SPAN_COLUMNS,
+    LogBatch,
+    SpanBatch,
+    copy_from_batch,
+)
+from store.models import LogRecord, Span
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
 
 spans = Span.__table__
+log_records = LogRecord.__table__
 _INSERT_COLUMNS = ("project_id", *SPAN_COLUMNS)
-_KEY = ["project_id", "trace_id", "span_id"]
+_KEY = ("project_id", "trace_id", "span_id")
+_LOG_INSERT_COLUMNS = ("project_id", *LOG_COLUMNS)
+_LOG_KEY = ("project_id", "record_hash")
 
 
 @cache
-def _tuple_insert(connection_dialect: Dialect) -> tuple[str, bool]:
-    """The compiled INSERT ... ON CONFLICT DO NOTHING, and whether it is positional."""
-    statement = dialect.insert_for(connection_dialect.name, spans).on_conflict_do_nothing(
-        index_elements=_KEY
+def _tuple_insert(
+    connection_dialect: Dialect, table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...]
+) -> tuple[str, bool]:
+    """The compiled INSERT ... ON CONFLICT DO NOTHING, and whether it is positional.
+
+    Rows are bound as they come from the decode workers (JSON columns already text),
+    through the driver: no per-value type processing in the writer thread.
+    """
+    statement = dialect.insert_for(connection_dialect.name, table).on_conflict_do_nothing(
+        index_elements=list(key)
     )
-    compiled = statement.compile(dialect=connection_dialect, column_keys=list(_INSERT_COLUMNS))
-    if compiled.positional and tuple(compiled.positiontup or ()) != _INSERT_COLUMNS:
+    compiled = statement.compile(dialect=connection_dialect, column_keys=list(columns))
+    if compiled.positional and tuple(compiled.positiontup or ()) != columns:
         raise RuntimeError("compiled INSERT parameters are not in column order")
     return str(compiled), bool(compiled.positional)
 
@@ -65,6 +81,21 @@ def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
     return sum(batch.size for batch in batches)
 
 
+def write_logs(connection: Connection, batches: Sequence[LogBatch]) -> int:
+    """Insert log records, skipping ones already stored (same project and digest).
+
+    Nothing is joined or copied onto spans here: reads attach records to their span
+    (``store/logs.py``), so it does not matter which of the two arrives first.
+    """
+    projects = {project for batch in batches for project, rows in batch.groups if rows}
+    if not projects:
+        return 0
+    project_ids = ensure_projects(connection, projects)
+    groups = [group for batch in batches for group in batch.groups]
+    _execute_tuples(connection, log_records, _LOG_INSERT_COLUMNS, _LOG_KEY, project_ids, groups)
+    return sum(batch.size for batch in batches)
+
+
 def _copy_serialized(connection: Connection, data: bytes) -> None:
     driver = connection.connection.driver_connection
     if driver is None or not hasattr(driver, "deserialize"):
@@ -77,12 +108,24 @@ def _copy_serialized(connection: Connection, data: bytes) -> None:
 
 
 def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
-    sql, positional = _tuple_insert(connection.dialect)
+    _execute_tuples(connection, spans, _INSERT_COLUMNS, _KEY, project_ids, batch.groups)
+
+
+def _execute_tuples(
+    connection: Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    project_ids: dict[str, int],
+    groups: Sequence[tuple[str, Sequence[tuple[Any, ...]]]],
+) -> None:
+    sql, positional = _tuple_insert(connection.dialect, table, columns, key)
     params: list[Any] = []
-    for project, rows in batch.groups:
+    for project, rows in groups:
         project_id = project_ids[project]
         if positional:
             params += [(project_id, *row) for row in rows]
         else:
-            params += [dict(zip(_INSERT_COLUMNS, (project_id, *row), strict=True)) for row in rows]
-    connection.exec_driver_sql(sql, params)
+            params += [dict(zip(columns, (project_id, *row), strict=True)) for row in rows]
+    if params:
+        connection.exec_driver_sql(sql, params)

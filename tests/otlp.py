@@ -8,11 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -83,6 +88,63 @@ def request(
     scope_spans.spans.extend(spec.to_proto() for spec in spans)
     resource_spans.scope_spans.append(scope_spans)
     return ExportTraceServiceRequest(resource_spans=[resource_spans])
+
+
+@dataclass
+class LogSpec:
+    """A log record to send: a GenAI event when ``event_name`` is one."""
+
+    event_name: str
+    body: Any = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    time: int = 1_500
+    attributes: dict[str, Any] = field(default_factory=dict)
+    severity_number: int = 9
+
+    def to_proto(self) -> LogRecord:
+        record = LogRecord(
+            event_name=self.event_name,
+            time_unix_nano=self.time,
+            observed_time_unix_nano=self.time,
+            severity_number=self.severity_number,  # type: ignore[arg-type]
+            attributes=key_values(self.attributes),
+            trace_id=bytes.fromhex(self.trace_id) if self.trace_id else b"",
+            span_id=bytes.fromhex(self.span_id) if self.span_id else b"",
+        )
+        if self.body is not None:
+            record.body.CopyFrom(any_value(self.body))
+        return record
+
+
+def logs_request(
+    records: Iterable[LogSpec], resource: dict[str, Any] | None = None, scope: str = "tests"
+) -> ExportLogsServiceRequest:
+    resource_logs = ResourceLogs()
+    resource_logs.resource.attributes.extend(key_values(resource or {"service.name": "tests"}))
+    scope_logs = ScopeLogs()
+    scope_logs.scope.name = scope
+    scope_logs.log_records.extend(spec.to_proto() for spec in records)
+    resource_logs.scope_logs.append(scope_logs)
+    return ExportLogsServiceRequest(resource_logs=[resource_logs])
+
+
+def post_logs(
+    base_url: str,
+    body: bytes | ExportLogsServiceRequest,
+    headers: dict[str, str] | None = None,
+    project: str | None = None,
+) -> httpx.Response:
+    if isinstance(body, ExportLogsServiceRequest):
+        body = body.SerializeToString()
+    all_headers = {**PROTOBUF, **(headers or {})}
+    if project is not None:
+        all_headers["x-reasonlens-project"] = project
+    return httpx.post(f"{base_url}/v1/logs", content=body, headers=all_headers, timeout=30)
+
+
+def parse_logs_response(response: httpx.Response) -> ExportLogsServiceResponse:
+    return ExportLogsServiceResponse.FromString(response.content)
 
 
 def post(

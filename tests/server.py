@@ -30,6 +30,7 @@ class Server:
     database_url: str
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     _log: tempfile._TemporaryFileWrapper[bytes] | None = None
     _engine: sa.Engine | None = None
@@ -37,6 +38,10 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def engine(self) -> sa.Engine:
@@ -55,7 +60,8 @@ class Server:
         env = {**os.environ, **self.env}
         command = [
             sys.executable, "-m", "reasonlens", "serve",
-            "--port", str(self.port), "--db", self.database_url,
+            "--port", str(self.port), "--grpc-port", str(self.grpc_port),
+            "--db", self.database_url,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -92,6 +98,9 @@ class Server:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def health(self) -> dict[str, int]:
+        return dict(httpx.get(f"{self.url}/healthz", timeout=10).json())
 
     def count(self, model: type[Span] | type[Trace], project: str | None = None) -> int:
         """Stored spans or traces, in one project or all."""

@@ -16,7 +16,7 @@ from store.queries import InvalidCursor, SortKey, TraceFilter, get_trace, list_t
 from store.vocabulary import Status
 from web.params import BadParameter, time_ns
 from web.schemas import TraceDetailOut, TraceList
-from web.serialize import span_json, trace_json
+from web.serialize import log_json, span_json, trace_json
 from web.tree import tree_json
 
 router = APIRouter()
@@ -110,9 +110,13 @@ def api_trace(
             400, f"trace {trace_id} exists in several projects ({projects}); pass ?project="
         )
     detail = details[0]
-    head = orjson.dumps(trace_json(detail.trace, detail.project))
-    spans = tree_json(detail.spans, span_json)
-    return Response(head[:-1] + b',"spans":' + spans + b"}", media_type="application/json")
+    head = trace_json(detail.trace, detail.project)
+    head["logs"] = [log_json(record) for record in detail.logs.unattached]
+    by_span = detail.logs.by_span
+    spans = tree_json(detail.spans, lambda span: span_json(span, by_span.get(span.span_id)))
+    return Response(
+        orjson.dumps(head)[:-1] + b',"spans":' + spans + b"}", media_type="application/json"
+    )
 
 
 @router.get("/healthz")

@@ -50,6 +50,27 @@ class TraceList(BaseModel):
     )
 
 
+class LogRecordOut(BaseModel):
+    trace_id: str | None
+    span_id: str | None
+    time: str
+    time_unix_nano: int
+    observed_time_unix_nano: int
+    severity_number: int
+    severity_text: str | None
+    event_name: str | None = Field(description="e.g. gen_ai.user.message, gen_ai.choice.")
+    body: Any
+    attributes: dict[str, Any]
+    resource_attributes: dict[str, Any]
+    scope_name: str | None
+    scope_version: str | None
+    input_messages: list[dict[str, Any]] | None = Field(
+        description="Messages this record carries, normalized like a span's."
+    )
+    output_messages: list[dict[str, Any]] | None
+    system_instructions: str | None
+
+
 class SpanOut(BaseModel):
     trace_id: str
     span_id: str
@@ -119,8 +140,15 @@ class SpanOut(BaseModel):
     dropped_attributes_count: int
     dropped_events_count: int
     dropped_links_count: int
+    logs: list[LogRecordOut] = Field(
+        description="The span's OTLP log records (GenAI content events), in time order; "
+        "they fill the span's messages when its own attributes carry none."
+    )
     children: list[SpanOut] = Field(description="Child spans, in start order.")
 
 
 class TraceDetailOut(TraceOut):
+    logs: list[LogRecordOut] = Field(
+        description="Log records of the trace that name no stored span of it."
+    )
     spans: list[SpanOut] = Field(description="Root spans, each with nested children.")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from store.models import Span, Trace
+from store.logs import SpanLogs, span_content
+from store.models import LogRecord, Span, Trace
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -66,11 +67,35 @@ _SPAN_FIELDS = (
 )  # fmt: skip
 
 
-def span_json(span: Span) -> dict[str, Any]:
+def span_json(span: Span, logs: SpanLogs | None = None) -> dict[str, Any]:
+    """``logs``: the span's log records, which fill the messages it lacks."""
     body = {field: getattr(span, field) for field in _SPAN_FIELDS}
+    body.update(span_content(span, logs))
+    body["logs"] = [] if logs is None else [log_json(record) for record in logs.records]
     body["start_time"] = iso_time(span.start_time_ns)
     body["end_time"] = iso_time(span.end_time_ns)
     body["start_time_unix_nano"] = span.start_time_ns
     body["end_time_unix_nano"] = span.end_time_ns
     body["duration_ms"] = span.duration_ns / 1e6
     return body
+
+
+def log_json(record: LogRecord) -> dict[str, Any]:
+    return {
+        "trace_id": record.trace_id,
+        "span_id": record.span_id,
+        "time": iso_time(record.time_ns),
+        "time_unix_nano": record.time_ns,
+        "observed_time_unix_nano": record.observed_time_ns,
+        "severity_number": record.severity_number,
+        "severity_text": record.severity_text,
+        "event_name": record.event_name,
+        "body": record.body,
+        "attributes": record.attributes,
+        "resource_attributes": record.resource_attributes,
+        "scope_name": record.scope_name,
+        "scope_version": record.scope_version,
+        "input_messages": record.input_messages,
+        "output_messages": record.output_messages,
+        "system_instructions": record.system_instructions,
+    }
