@@ -1,6 +1,7 @@
-"""Ingest throughput: OTLP/HTTP protobuf, N concurrent clients, acked after commit.
+"""Ingest throughput: OTLP protobuf over HTTP or gRPC, N concurrent clients, acked after commit.
 
     .venv/bin/python -m bench.ingest --spans 200000              # reasonlens on SQLite
+    .venv/bin/python -m bench.ingest --spans 200000 --protocol grpc
     .venv/bin/python -m bench.ingest --spans 1000000 --rss       # + server RSS over the run
     .venv/bin/python -m bench.ingest --phoenix-spans 20000       # + Arize Phoenix, same payloads
 
@@ -80,6 +81,51 @@ def send_all(url: str, bodies: list[bytes], clients: int, headers: dict[str, str
     return Run(0, time.perf_counter() - started, latencies, statuses)
 
 
+def send_all_grpc(target: str, bodies: list[bytes], clients: int) -> Run:
+    """As :func:`send_all`, over OTLP/gRPC; RESOURCE_EXHAUSTED is retried as exporters do."""
+    import grpc
+
+    work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    for body in bodies:
+        work.put(body)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    channel = grpc.insecure_channel(target)
+    export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+
+    def client() -> None:
+        while True:
+            try:
+                body = work.get_nowait()
+            except queue.Empty:
+                break
+            while True:
+                started = time.perf_counter()
+                try:
+                    export(body, timeout=120)
+                    code = 0
+                except grpc.RpcError as error:
+                    code = error.code().value[0]  # type: ignore[attr-defined]
+                with lock:
+                    statuses[code] = statuses.get(code, 0) + 1
+                if code != grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]:
+                    break
+                time.sleep(1)
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    channel.close()
+    return Run(0, seconds, latencies, statuses)
+
+
 def process_tree_rss(pid: int) -> int:
     """Resident bytes of a process and its descendants (the decode workers)."""
     total = 0
@@ -126,16 +172,23 @@ def bench_reasonlens(args: argparse.Namespace, bodies: list[bytes], workdir: Pat
     try:
         assert server.process is not None
         warm = Payloads(args.batch, seed=99)
-        send_all(f"{server.url}/v1/traces", list(warm.bodies(4)), args.clients, HEADERS)
+
+        def send(chunk: list[bytes]) -> Run:
+            if args.protocol == "grpc":
+                return send_all_grpc(server.grpc_target, chunk, args.clients)
+            return send_all(f"{server.url}/v1/traces", chunk, args.clients, HEADERS)
+
+        send(list(warm.bodies(4)))
         sampler = RssSampler(server.process.pid)
         sampler.start()
-        run = send_all(f"{server.url}/v1/traces", bodies, args.clients, HEADERS)
+        run = send(bodies)
         sampler.stop()
         run.spans = len(bodies) * args.batch
         stored = server.count(Span) - 4 * args.batch
         assert stored == run.spans, f"stored {stored} of {run.spans}"
         print(
-            f"reasonlens  {run.spans:>9,} spans in {run.seconds:6.2f} s = {run.rate:9,.0f} spans/s"
+            f"reasonlens {args.protocol:<4} {run.spans:>9,} spans in {run.seconds:6.2f} s = "
+            f"{run.rate:9,.0f} spans/s"
             f"  (request p50 {statistics.median(run.latencies) * 1000:.0f} ms, "
             f"statuses {run.statuses})"
         )
@@ -180,6 +233,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="spans per request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--protocol", choices=("http", "grpc"), default="http")
     parser.add_argument("--rss", action="store_true", help="sample the server's RSS")
     parser.add_argument("--keep-db", help="directory to keep the SQLite database in")
     parser.add_argument("--phoenix-spans", type=int, default=0, help="also run Phoenix")
