@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -23,6 +24,13 @@ from collector.pipeline import Prepared, Signal, prepare_signal
 from collector.writer import Writer
 
 log = logging.getLogger(__name__)
+
+
+def _ignore_interrupts() -> None:
+    """Worker initializer: a terminal's Ctrl-C reaches the whole process group, but only
+    the server process should act on it (it shuts the pool down cleanly); a worker
+    would otherwise die mid-task and print a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _warm_up() -> None:
@@ -110,7 +118,11 @@ class IngestService:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process has threads (writer, DB pool) by now.
-        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_interrupts,
+        )
 
     def _restart_pool(self) -> None:
         old, self._pool = self._pool, self._new_pool()

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 import migrations
 from reasonlens.app import create_app
+from reasonlens.demo.generate import DEFAULT_SEED, DEFAULT_TRACES
 from reasonlens.settings import Settings
 from store.engine import create_engine
 
@@ -61,6 +62,31 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
     )
+
+
+@app.command()
+def demo(
+    traces: Annotated[int, typer.Option(min=1, help="Traces to generate.")] = DEFAULT_TRACES,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed, the same traffic.")
+    ] = DEFAULT_SEED,
+    port: Annotated[int, typer.Option(help="HTTP port for OTLP and the API.")] = 4318,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (default: sqlite:///reasonlens-demo.db, recreated on every "
+            "run); another database must hold no traces.",
+        ),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep serving after loading, or exit.")
+    ] = True,
+) -> None:
+    """Load a day of realistic multi-agent traffic into a fresh database and serve it."""
+    from reasonlens.demo.command import run_demo  # the OTLP exporter loads only for demo
+
+    raise typer.Exit(run_demo(traces=traces, seed=seed, port=port, db=db, serve=serve))
 
 
 @db_app.command("upgrade")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import typer
 
+from reasonlens import cli
 from reasonlens.settings import Settings
 from tests.paths import REPO_ROOT
 
@@ -19,7 +22,22 @@ def test_every_setting_is_documented(field: str) -> None:
     assert Settings.model_fields[field].description
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["db"], ["db", "upgrade"]])
+def _commands(group: Any, prefix: list[str]) -> list[list[str]]:
+    """Typer vendors its own click, so groups are recognised by their ``commands``."""
+    found = [prefix]
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):
+            found += _commands(command, [*prefix, name])
+        else:
+            found.append([*prefix, name])
+    return found
+
+
+# Every command of the CLI, found in the app itself so a new one cannot be missed.
+COMMANDS = _commands(typer.main.get_group(cli.app), [])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: " ".join(command) or "-")
 def test_every_command_has_help(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "reasonlens", *command, "--help"],

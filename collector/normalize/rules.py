@@ -218,7 +218,8 @@ SESSION_ID = Field(
 USER_ID = Field(
     "user_id",
     (
-        Attr("user.id", OPENINFERENCE, as_str),
+        # OTel's general user.id; OpenInference uses the same key.
+        Attr("user.id", None, as_str),
         Attr("langfuse.user.id", LANGFUSE, as_str),
         Attr("enduser.id", None, as_str),
         Attr("traceloop.association.properties.user_id", OPENLLMETRY, as_str),

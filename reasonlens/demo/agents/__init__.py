@@ -1,0 +1,1 @@
+"""One module per demo agent: its versions, tools, prompt and the stories it plays out."""

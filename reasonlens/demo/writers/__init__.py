@@ -1,0 +1,1 @@
+"""Scripts to spans: the shared flow, and one module per attribute convention."""

@@ -1,0 +1,1 @@
+"""Hand-written traces with known shapes, for tests of the API, the dashboard and evals."""
