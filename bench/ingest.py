@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ingest --spans 200000              # reasonlens on SQLite
     .venv/bin/python -m bench.ingest --spans 200000 --protocol grpc
+    .venv/bin/python -m bench.ingest --spans 200000 --payload demo   # the demo's traffic
     .venv/bin/python -m bench.ingest --spans 1000000 --rss       # + server RSS over the run
     .venv/bin/python -m bench.ingest --phoenix-spans 20000       # + Arize Phoenix, same payloads
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.demo_payloads import demo_bodies
 from bench.payloads import Payloads
 from store.models import Span
 from tests.server import Server, free_port
@@ -166,7 +168,9 @@ def process_tree_rss_single(pid: int) -> int:
     return 0
 
 
-def bench_reasonlens(args: argparse.Namespace, bodies: list[bytes], workdir: Path) -> Run:
+def bench_reasonlens(
+    args: argparse.Namespace, bodies: list[bytes], spans: int, workdir: Path
+) -> Run:
     db_url = args.db or f"sqlite:///{workdir / 'reasonlens.db'}"
     server = Server(db_url).start()
     try:
@@ -183,7 +187,7 @@ def bench_reasonlens(args: argparse.Namespace, bodies: list[bytes], workdir: Pat
         sampler.start()
         run = send(bodies)
         sampler.stop()
-        run.spans = len(bodies) * args.batch
+        run.spans = spans
         stored = server.count(Span) - 4 * args.batch
         assert stored == run.spans, f"stored {stored} of {run.spans}"
         print(
@@ -234,6 +238,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--protocol", choices=("http", "grpc"), default="http")
+    parser.add_argument(
+        "--payload",
+        choices=("synthetic", "demo"),
+        default="synthetic",
+        help="synthetic: uniform ~1 KB spans (bench/payloads.py); demo: reasonlens demo traffic",
+    )
     parser.add_argument("--rss", action="store_true", help="sample the server's RSS")
     parser.add_argument("--keep-db", help="directory to keep the SQLite database in")
     parser.add_argument("--phoenix-spans", type=int, default=0, help="also run Phoenix")
@@ -241,15 +251,19 @@ def main() -> None:
 
     payloads = Payloads(args.batch)
     generated = time.perf_counter()
-    bodies = list(payloads.bodies(args.spans // args.batch))
+    if args.payload == "demo":
+        bodies, spans = demo_bodies(args.spans, args.batch)
+    else:
+        bodies = list(payloads.bodies(args.spans // args.batch))
+        spans = len(bodies) * args.batch
     print(
-        f"generated {len(bodies)} bodies of {args.batch} spans "
-        f"({len(bodies[0]) / args.batch:.0f} B/span protobuf) in "
+        f"generated {len(bodies)} {args.payload} bodies, {spans:,} spans "
+        f"({sum(map(len, bodies)) / spans:.0f} B/span protobuf) in "
         f"{time.perf_counter() - generated:.1f} s"
     )
     workdir = Path(args.keep_db) if args.keep_db else Path(tempfile.mkdtemp(prefix="rl-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    ours = bench_reasonlens(args, bodies, workdir)
+    ours = bench_reasonlens(args, bodies, spans, workdir)
     if args.phoenix_spans:
         theirs = bench_phoenix(args, payloads, workdir)
         print(f"ratio       reasonlens / phoenix = {ours.rate / theirs.rate:.0f}x")

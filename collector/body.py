@@ -1,4 +1,4 @@
-"""Request bodies: content types and bounded decompression.
+"""Request bodies: which OTLP signal, in which encoding, and bounded decompression.
 
 The size limit applies after decompression (OTLP spec), and decompression is streamed
 with ``max_length`` so a gzip bomb stops at the limit instead of filling memory.
@@ -10,6 +10,13 @@ import zlib
 from enum import Enum
 
 from collector.errors import InvalidPayload, PayloadTooLarge, UnsupportedMediaType
+
+
+class Signal(Enum):
+    """The OTLP signal a request carries (its path on HTTP, its service on gRPC)."""
+
+    TRACES = "traces"
+    LOGS = "logs"
 
 
 class Encoding(Enum):

@@ -7,7 +7,7 @@
     └── Overloaded                 503 + Retry-After: write queue full, or the writer is
                                    down; every OTLP exporter retries these
 
-Each receiver (HTTP now, gRPC later) maps these to its own status codes in one place.
+Each receiver (HTTP, gRPC) maps these to its own status codes in one place.
 The classes take a single message argument so they cross the process boundary of the
 decode workers intact (pickle re-creates exceptions from their args).
 """

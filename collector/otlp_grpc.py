@@ -9,15 +9,19 @@ The server runs its handlers on a small thread pool and hands each export to the
 application's event loop, where the writer and decode workers live; handlers block
 only their own thread. Errors map onto the codes the OTLP spec gives for them:
 
-    InvalidPayload (bad protobuf, bad project)    INVALID_ARGUMENT   not retried
-    PayloadTooLarge                               RESOURCE_EXHAUSTED not retried
+    InvalidPayload (bad protobuf, bad project)    INVALID_ARGUMENT   not retryable
+    PayloadTooLarge                               RESOURCE_EXHAUSTED without RetryInfo:
+                                                  not retryable by the spec (the Python
+                                                  SDK's exporter retries it regardless)
     Overloaded, database unavailable              RESOURCE_EXHAUSTED / UNAVAILABLE with
                                                   RetryInfo: the exporter retries after it
+    anything else (a bug)                         INTERNAL, with no detail sent
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +31,10 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from sqlalchemy.exc import OperationalError
 
-from collector.body import Encoding
+from collector.body import Encoding, Signal
 from collector.errors import IngestError, Overloaded, PayloadTooLarge
 from collector.identity import PROJECT_HEADER, requested_project
 from collector.otlp_response import export_response
-from collector.pipeline import Signal
 from collector.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -42,15 +45,20 @@ LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
 # grpc-status-details-bin, which carries it too).
 _RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Handler threads only wait for the event loop; the writer's queue bounds the work,
+# so more threads would only hold more requests in memory.
 _HANDLER_THREADS = 16
+# How long a stop waits for running exports, about one group commit under load.
 _STOP_GRACE_SECONDS = 10.0
 
 
-class GrpcPortInUse(RuntimeError):
-    pass
+class GrpcBindError(RuntimeError):
+    """The receiver could not listen (port taken, address not local)."""
 
 
 class GrpcReceiver:
+    """The OTLP/gRPC server: started and stopped by the app's lifespan, beside HTTP."""
+
     def __init__(
         self,
         service: IngestService,
@@ -61,12 +69,12 @@ class GrpcReceiver:
         retry_after_seconds: int,
     ) -> None:
         self._service = service
-        self._address = f"{host}:{port}"
+        # IPv6 literals take brackets in a gRPC address.
+        self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._max_message_bytes = max_message_bytes
         self._retry_after_seconds = retry_after_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: grpc.Server | None = None
-        self.port = port
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind and serve; exports run on ``loop`` (the application's)."""
@@ -87,11 +95,11 @@ class GrpcReceiver:
             )
         )
         try:
-            self.port = server.add_insecure_port(self._address)
+            server.add_insecure_port(self._address)
         except RuntimeError as error:
-            raise GrpcPortInUse(
-                f"cannot listen for OTLP/gRPC on {self._address} ({error}); "
-                "choose another port with --grpc-port, or turn gRPC off with --grpc-port 0"
+            raise GrpcBindError(
+                f"cannot listen for OTLP/gRPC on {self._address} ({error}); is the port in "
+                "use? Choose another with --grpc-port, or turn gRPC off with --grpc-port 0"
             ) from None
         server.start()
         self._server = server
@@ -117,7 +125,12 @@ class GrpcReceiver:
                 self._service.export(signal, request, Encoding.PROTOBUF, None, project),
                 self._loop,
             )
-            prepared = future.result()
+            # A cancelled or expired call stops waiting; what was queued is still stored
+            # (a retry is idempotent), but the thread is free again.
+            context.add_callback(future.cancel)
+            prepared = future.result(timeout=context.time_remaining())
+        except (concurrent.futures.CancelledError, concurrent.futures.TimeoutError):
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the call ended before the write")
         except Overloaded as error:
             self._abort_retryable(context, code_pb2.RESOURCE_EXHAUSTED, error.message)
         except OperationalError:
@@ -127,6 +140,10 @@ class GrpcReceiver:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, error.message)
         except IngestError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
+        except Exception:
+            # Never send internals (SQL, parameters, span content) to the client.
+            log.exception("OTLP/gRPC %s export failed", signal.value)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
         return export_response(
             signal, prepared.rejected, prepared.error_message
         ).SerializeToString()

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy.exc import OperationalError
 from starlette.responses import Response
 
-from collector.body import Encoding, media_type
+from collector.body import Encoding, Signal, media_type
 from collector.errors import IngestError, Overloaded, PayloadTooLarge
 from collector.identity import PROJECT_HEADER, requested_project
 from collector.otlp_response import failure, success
-from collector.pipeline import Signal
 from collector.service import IngestService
 
 log = logging.getLogger(__name__)

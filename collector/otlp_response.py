@@ -9,8 +9,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.responses import Response
 
-from collector.body import Encoding
-from collector.pipeline import Signal
+from collector.body import Encoding, Signal
 
 # HTTP status -> google.rpc.Code, for the Status body of an error.
 _GRPC_CODES = {400: 3, 413: 8, 415: 3, 503: 14, 500: 13}

@@ -8,17 +8,16 @@ ingest then uses the second core while the server process parses HTTP and writes
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from collector.body import Encoding, decompress
+from collector.body import Encoding, Signal, decompress
 from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
-from collector.log_rows import log_row
+from collector.log_rows import log_row, record_hash
 from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
@@ -31,11 +30,6 @@ from store.types import to_json
 log = logging.getLogger(__name__)
 
 PROJECT_ATTRIBUTE = "reasonlens.project"
-
-
-class Signal(enum.Enum):
-    TRACES = "traces"
-    LOGS = "logs"
 
 
 @dataclass(slots=True)
@@ -119,8 +113,10 @@ def prepare_logs(
     decoded = decode_logs_protobuf(raw) if encoding is Encoding.PROTOBUF else decode_logs_json(raw)
     by_project: dict[str, list[LogRow]] = defaultdict(list)
     resource: Resource | None = None
+    scope: Scope | None = None
     owner: str | None = None
-    resource_json = ""
+    resource_json = scope_json = ""
+    seen: Counter[str] = Counter()
     for record in decoded.records:
         if record.resource is not resource:
             resource = record.resource
@@ -132,7 +128,15 @@ def prepare_logs(
                 + str(project_name_problem(resource.attributes.get(PROJECT_ATTRIBUTE)))
             )
             continue
-        by_project[owner].append(log_row(record, resource_json))
+        if record.scope is not scope:
+            scope = record.scope
+            scope_json = to_json(scope.attributes)
+        digest = record_hash(record)
+        occurrence = seen[digest]
+        seen[digest] += 1
+        if occurrence:  # the same record again within this request: kept, told apart
+            digest = record_hash(record, occurrence)
+        by_project[owner].append(log_row(record, digest, resource_json, scope_json))
     return Prepared(LogBatch(list(by_project.items())), decoded.rejected, decoded.error_message())
 
 

@@ -18,9 +18,9 @@ from functools import partial
 
 from sqlalchemy.engine import Engine
 
-from collector.body import Encoding
+from collector.body import Encoding, Signal
 from collector.errors import Overloaded
-from collector.pipeline import Prepared, Signal, prepare_signal
+from collector.pipeline import Prepared, prepare_signal
 from collector.writer import Writer
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,11 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 
 from collector.errors import Overloaded
 from store.batch import LogBatch, SpanBatch
-from store.write import write_logs, write_spans
+from store.write import without_nul, write_logs, write_spans
 
 log = logging.getLogger(__name__)
 
@@ -123,25 +124,42 @@ class Writer:
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
+            if len(batch) == 1:
+                batch[0].resolve(self._commit_alone(batch[0]))
+                continue
             try:
                 self._commit(batch)
-            except Exception as error:
-                if len(batch) == 1:
-                    log.exception("span write failed")
-                    batch[0].resolve(error)
-                    continue
+            except Exception:
                 log.warning("group commit of %d requests failed; retrying each alone", len(batch))
                 for item in batch:
-                    try:
-                        self._commit([item])
-                    except Exception as item_error:
-                        log.exception("span write failed")
-                        item.resolve(item_error)
-                    else:
-                        item.resolve(None)
+                    item.resolve(self._commit_alone(item))
                 continue
             for item in batch:
                 item.resolve(None)
+
+    def _commit_alone(self, item: _Pending) -> BaseException | None:
+        """Commit one request's rows; the error that refused them, if any.
+
+        PostgreSQL refuses the NUL character that SQLite stores; rather than losing the
+        request, its rows are written again with NUL replaced (``store.write``).
+        """
+        try:
+            self._commit([item])
+            return None
+        except DataError as error:
+            if self._engine.dialect.name != "postgresql":
+                log.exception("write failed")
+                return error
+            item.batch = without_nul(item.batch)
+        except Exception as error:
+            log.exception("write failed")
+            return error
+        try:
+            self._commit([item])
+            return None
+        except Exception as error:
+            log.exception("write failed, NUL characters replaced")
+            return error
 
     def _commit(self, batch: list[_Pending]) -> None:
         self._writing_spans = sum(item.size for item in batch)

@@ -6,8 +6,10 @@ result independent of arrival order and of which collector took which request: a
 span shows its messages as soon as both are stored, with no write to revisit.
 
 A span's own content wins: records fill only what its attributes and span events left
-empty (``input_messages``, ``output_messages``, ``system_instructions``), in record
-order (time, then arrival).
+empty (messages, system instructions, finish reasons, in record order: time, then
+arrival), and the display text is rendered from the filled messages by the rules the
+normalizer uses (``store/messages.py``). The trace list's input/output and its text
+search read the stored rollup, which does not see log content.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from store.messages import render_input, render_output
 from store.models import LogRecord, Span
 
 
@@ -31,6 +34,7 @@ class SpanLogs:
     input_messages: list[Any] | None = None
     output_messages: list[Any] | None = None
     system_instructions: str | None = None
+    finish_reasons: list[Any] | None = None
 
     def add(self, record: LogRecord) -> None:
         self.records.append(record)
@@ -38,6 +42,8 @@ class SpanLogs:
             self.input_messages = (self.input_messages or []) + record.input_messages
         if record.output_messages:
             self.output_messages = (self.output_messages or []) + record.output_messages
+        if record.finish_reasons:
+            self.finish_reasons = (self.finish_reasons or []) + record.finish_reasons
         if record.system_instructions:
             self.system_instructions = "\n\n".join(
                 part for part in (self.system_instructions, record.system_instructions) if part
@@ -72,20 +78,21 @@ def trace_logs(
 
 def span_content(span: Span, logs: SpanLogs | None) -> dict[str, Any]:
     """The span's conversation fields, filled from its log records where it has none."""
-    if logs is None:
-        return {
-            "input_messages": span.input_messages,
-            "output_messages": span.output_messages,
-            "system_instructions": span.system_instructions,
-        }
-    return {
-        "input_messages": span.input_messages
-        if span.input_messages is not None
-        else logs.input_messages,
-        "output_messages": span.output_messages
-        if span.output_messages is not None
-        else logs.output_messages,
-        "system_instructions": span.system_instructions
-        if span.system_instructions is not None
-        else logs.system_instructions,
+    content = {
+        "input_messages": span.input_messages,
+        "output_messages": span.output_messages,
+        "system_instructions": span.system_instructions,
+        "finish_reasons": span.finish_reasons,
+        "input_text": span.input_text,
+        "output_text": span.output_text,
     }
+    if logs is None:
+        return content
+    for key in ("input_messages", "output_messages", "system_instructions", "finish_reasons"):
+        if content[key] is None:
+            content[key] = getattr(logs, key)
+    if content["input_text"] is None:
+        content["input_text"] = render_input(content["input_messages"])
+    if content["output_text"] is None:
+        content["output_text"] = render_output(content["output_messages"])
+    return content

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -21,6 +22,7 @@ from store.batch import (
 from store.models import LogRecord, Span
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
+from store.types import JSONText
 
 spans = Span.__table__
 log_records = LogRecord.__table__
@@ -42,7 +44,11 @@ def _tuple_insert(
     statement = dialect.insert_for(connection_dialect.name, table).on_conflict_do_nothing(
         index_elements=list(key)
     )
-    compiled = statement.compile(dialect=connection_dialect, column_keys=list(columns))
+    # for_executemany: a single-row compile would end in RETURNING id, and every id
+    # would come back from PostgreSQL only to be dropped.
+    compiled = statement.compile(
+        dialect=connection_dialect, column_keys=list(columns), for_executemany=True
+    )
     if compiled.positional and tuple(compiled.positiontup or ()) != columns:
         raise RuntimeError("compiled INSERT parameters are not in column order")
     return str(compiled), bool(compiled.positional)
@@ -94,6 +100,54 @@ def write_logs(connection: Connection, batches: Sequence[LogBatch]) -> int:
     groups = [group for batch in batches for group in batch.groups]
     _execute_tuples(connection, log_records, _LOG_INSERT_COLUMNS, _LOG_KEY, project_ids, groups)
     return sum(batch.size for batch in batches)
+
+
+# PostgreSQL cannot store U+0000: not in text, nor as a \u0000 escape in JSONB. Only
+# a JSON escape preceded by an even number of backslashes is one (an odd number means
+# the backslash itself was escaped).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+_REPLACEMENT = "\ufffd"
+
+
+def without_nul(batch: SpanBatch | LogBatch) -> SpanBatch | LogBatch:
+    """The batch with every NUL character replaced by U+FFFD, for PostgreSQL.
+
+    Tried only after PostgreSQL refused a batch (so the common path pays nothing):
+    replacing keeps the rest of the span, where refusing it would lose it all.
+    """
+    table = spans if isinstance(batch, SpanBatch) else log_records
+    json_columns = _json_positions(table)
+    groups = [
+        (
+            project,
+            [
+                tuple(_clean(value, i in json_columns) for i, value in enumerate(row))
+                for row in rows
+            ],
+        )
+        for project, rows in batch.groups
+    ]
+    if isinstance(batch, SpanBatch):
+        return SpanBatch(trace_ids=batch.trace_ids, groups=groups, size=batch.size)
+    return LogBatch(groups)
+
+
+def _clean(value: Any, json: bool) -> Any:
+    if type(value) is not str:
+        return value
+    if json:
+        value = _JSON_NUL.sub(lambda match: match.group(1) + "\\ufffd", value)
+    return value.replace("\x00", _REPLACEMENT)
+
+
+@cache
+def _json_positions(table: sa.Table) -> frozenset[int]:
+    """Positions of the JSON columns in a batch row (the table's columns minus id and
+    project_id, in order)."""
+    names = [c.name for c in table.columns if c.name not in ("id", "project_id")]
+    return frozenset(
+        position for position, name in enumerate(names) if isinstance(table.c[name].type, JSONText)
+    )
 
 
 def _copy_serialized(connection: Connection, data: bytes) -> None:

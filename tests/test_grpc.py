@@ -224,5 +224,6 @@ def test_grpc_port_taken_fails_with_a_clear_message(server: Server, fresh_db: st
     with pytest.raises(RuntimeError) as caught:
         clash.start(timeout=30)
     assert "cannot listen for OTLP/gRPC" in str(caught.value)
+    assert "port in use" in str(caught.value)
     assert "--grpc-port" in str(caught.value)
     clash.close()

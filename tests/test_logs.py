@@ -27,6 +27,7 @@ from tests.otlp import (
     Ids,
     LogSpec,
     SpanSpec,
+    key_values,
     logs_request,
     parse_logs_response,
     post,
@@ -135,6 +136,10 @@ def test_sdk_log_events_fill_the_span_messages(server: Server, project: str) -> 
             ],
         }
     ]
+    # Display text and finish reasons come from the events too, as they would from the span.
+    assert chat["input_text"] == "Weather in Paris?"
+    assert chat["output_text"] == 'get_weather({"city": "Paris"})'
+    assert chat["finish_reasons"] == ["tool_calls"]
     assert [record["event_name"] for record in chat["logs"]] == [
         "gen_ai.system.message",
         "gen_ai.user.message",
@@ -232,6 +237,31 @@ def test_a_retried_export_stores_nothing_twice(server: Server, project: str) -> 
     for _ in range(3):
         assert post_logs(server.url, body, project=project).status_code == 200
     assert count_records(server, project) == 3
+
+
+def test_identical_records_in_one_request_are_all_kept(server: Server, project: str) -> None:
+    """A conversation can repeat itself within one clock tick; a retry still dedupes."""
+    ids = Ids("repeats")
+    trace, span = ids.trace(), ids.span()
+    same = LogSpec("gen_ai.user.message", {"content": "yes"}, trace, span, time=5)
+    body = logs_request([same, same, same]).SerializeToString()
+    for _ in range(2):
+        assert post_logs(server.url, body, project=project).is_success
+    assert count_records(server, project) == 3
+
+
+def test_records_differing_only_in_their_scope_are_kept_apart(server: Server, project: str) -> None:
+    record = LogSpec("app.event", "same body", time=7)
+    for tenant in ("a", "b"):
+        message = logs_request([record])
+        message.resource_logs[0].scope_logs[0].scope.attributes.extend(
+            key_values({"tenant": tenant})
+        )
+        assert post_logs(server.url, message, project=project).is_success
+    assert sorted(r.scope_attributes["tenant"] for r in stored_records(server, project)) == [
+        "a",
+        "b",
+    ]
 
 
 def test_records_without_a_span_show_on_the_trace(server: Server, project: str) -> None:

@@ -69,6 +69,8 @@ class LogRecordOut(BaseModel):
     )
     output_messages: list[dict[str, Any]] | None
     system_instructions: str | None
+    finish_reasons: list[str] | None
+    scope_attributes: dict[str, Any]
 
 
 class SpanOut(BaseModel):

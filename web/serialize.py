@@ -98,4 +98,6 @@ def log_json(record: LogRecord) -> dict[str, Any]:
         "input_messages": record.input_messages,
         "output_messages": record.output_messages,
         "system_instructions": record.system_instructions,
+        "finish_reasons": record.finish_reasons,
+        "scope_attributes": record.scope_attributes,
     }

@@ -25,6 +25,7 @@ from collector.normalize.conventions import (
 from collector.normalize.messages import PART_KINDS, TEXT
 from collector.normalize.sources import Attr, Derived, Field
 from collector.normalize.values import as_str, as_text, parse_json
+from store import messages as conversation
 from store.vocabulary import SpanKind
 
 TOOL = frozenset({SpanKind.TOOL})
@@ -71,29 +72,11 @@ SYSTEM_INSTRUCTIONS = Field(
 
 
 def render_input(ctx: Context) -> str | None:
-    """Display input from messages: the last user turn, else the last message with text."""
-    messages = ctx.input_messages or ()
-    for message in reversed(messages):
-        if message.get("role") == "user" and message.get("content"):
-            return str(message["content"])
-    for message in reversed(messages):
-        if message.get("content"):
-            return str(message["content"])
-    return None
+    return conversation.render_input(ctx.input_messages)
 
 
 def render_output(ctx: Context) -> str | None:
-    """Display output from messages: the last text, else the calls as ``name(args)``."""
-    messages = ctx.output_messages or ()
-    for message in reversed(messages):
-        if message.get("content"):
-            return str(message["content"])
-    calls = [
-        f"{call['name']}({call['arguments']})"
-        for message in messages
-        for call in message.get("tool_calls", ())
-    ]
-    return "\n".join(calls) or None
+    return conversation.render_output(ctx.output_messages)
 
 
 # Beyond 6.2: Vercel's embed spans carry the embedded text as ``ai.value(s)``.

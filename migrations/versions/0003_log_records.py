@@ -38,12 +38,14 @@ def upgrade() -> None:
         sa.Column("resource_attributes", JSON, nullable=False),
         sa.Column("scope_name", sa.Text(), nullable=True),
         sa.Column("scope_version", sa.Text(), nullable=True),
+        sa.Column("scope_attributes", JSON, nullable=False),
         sa.Column("service_name", sa.Text(), nullable=True),
         sa.Column("flags", sa.BigInteger(), nullable=False),
         sa.Column("dropped_attributes_count", sa.Integer(), nullable=False),
         sa.Column("input_messages", JSON, nullable=True),
         sa.Column("output_messages", JSON, nullable=True),
         sa.Column("system_instructions", sa.Text(), nullable=True),
+        sa.Column("finish_reasons", JSON, nullable=True),
         sa.Column("id", ROW_ID, autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_log_records_project_id_projects")

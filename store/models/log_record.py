@@ -19,8 +19,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.models.base import Base, IdMixin
 from store.types import JSONText
 
-Text = sa.Text()
-
 
 class LogRecord(IdMixin, Base):
     __tablename__ = "log_records"
@@ -34,21 +32,23 @@ class LogRecord(IdMixin, Base):
     time_ns: Mapped[int]
     observed_time_ns: Mapped[int]
     severity_number: Mapped[int] = mapped_column(sa.SmallInteger)
-    severity_text: Mapped[str | None] = mapped_column(Text)
-    event_name: Mapped[str | None] = mapped_column(Text)
+    severity_text: Mapped[str | None] = mapped_column(sa.Text)
+    event_name: Mapped[str | None] = mapped_column(sa.Text)
     body: Mapped[Any] = mapped_column(JSONText(), nullable=True)
     attributes: Mapped[dict[str, Any]]
     resource_attributes: Mapped[dict[str, Any]]
-    scope_name: Mapped[str | None] = mapped_column(Text)
-    scope_version: Mapped[str | None] = mapped_column(Text)
-    service_name: Mapped[str | None] = mapped_column(Text)
+    scope_name: Mapped[str | None] = mapped_column(sa.Text)
+    scope_version: Mapped[str | None] = mapped_column(sa.Text)
+    scope_attributes: Mapped[dict[str, Any]]
+    service_name: Mapped[str | None] = mapped_column(sa.Text)
     flags: Mapped[int]
     dropped_attributes_count: Mapped[int] = mapped_column(sa.Integer)
 
     # What the record says about its span's conversation, normalized like span content.
     input_messages: Mapped[list[Any] | None]
     output_messages: Mapped[list[Any] | None]
-    system_instructions: Mapped[str | None] = mapped_column(Text)
+    system_instructions: Mapped[str | None] = mapped_column(sa.Text)
+    finish_reasons: Mapped[list[Any] | None]
 
     __table_args__ = (
         sa.Index("uq_log_records_project_id_record_hash", "project_id", "record_hash", unique=True),
