@@ -148,8 +148,10 @@ def _json_record(
 
 
 def _severity(record: dict[str, Any], path: str) -> int:
+    """Read signed: a negative number spoils only its record (``record_problem`` says
+    it is not 0-24), as it does in protobuf, instead of the whole request."""
     key = "severityNumber" if "severityNumber" in record else "severity_number"
-    return otlp_json.enum(record, path, SEVERITY_NUMBERS, key)
+    return otlp_json.enum(record, path, SEVERITY_NUMBERS, key, signed=True)
 
 
 def _add(decoded: DecodedLogs, record: RawLogRecord, raw_trace: bool, raw_span: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.decoded import Decoded, finite, span_problem
+from collector.decoded import MAX_VALUE_DEPTH, Decoded, finite, span_problem
 from collector.errors import InvalidPayload
 from collector.spans import Attributes, RawSpan, Resource, Scope
 
@@ -123,7 +123,16 @@ def attributes(key_values: Any) -> Attributes:
     return result
 
 
-def any_value(value: Any) -> Any:
+def any_value(value: Any, depth: int = 0) -> Any:
+    """The plain Python value of an AnyValue; ``depth``: the arrays and kvlists around it.
+
+    Nesting is capped at MAX_VALUE_DEPTH levels and a deeper value refuses the request,
+    as in OTLP/JSON (collector/otlp_json.py), rather than failing in orjson when stored.
+    From the wire the parser stops first: protobuf refuses messages nested more than
+    100 deep (two or three per level: ~48 levels at most) with a DecodeError, a 400.
+    The cap guards decode_request() on a message built in memory, which has no depth
+    limit. Only the array and kvlist branches look at ``depth``: scalars pay nothing.
+    """
     which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value
@@ -134,12 +143,22 @@ def any_value(value: Any) -> Any:
     if which == "bool_value":
         return value.bool_value
     if which == "array_value":
-        return [any_value(item) for item in value.array_value.values]
+        if depth == MAX_VALUE_DEPTH:
+            raise _too_deep()
+        return [any_value(item, depth + 1) for item in value.array_value.values]
     if which == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+        if depth == MAX_VALUE_DEPTH:
+            raise _too_deep()
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     return None
+
+
+def _too_deep() -> InvalidPayload:
+    return InvalidPayload(
+        f"array_value/kvlist_value nested more than {MAX_VALUE_DEPTH} levels deep"
+    )
 
 
 def _event(event: Any) -> dict[str, Any]:

@@ -11,6 +11,13 @@ from collector.spans import RawSpan
 # Largest value a signed 64-bit column (PostgreSQL BIGINT) holds.
 MAX_INT64 = (1 << 63) - 1
 
+# How many arrayValue/kvlistValue levels an AnyValue may nest, in either encoding. Real
+# telemetry nests a handful; a hostile value nested ~250 deep decodes fine but then fails
+# in orjson when stored (it refuses 255 levels: a 500), and each level costs stack frames.
+# The protobuf parsers stop at 100 nested messages (two or three per level: ~48 levels)
+# before this cap; collector/decode_proto.py applies it too, for in-memory messages.
+MAX_VALUE_DEPTH = 64
+
 
 @dataclass(slots=True)
 class Decoded:

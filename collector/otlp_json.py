@@ -7,22 +7,32 @@ takes the JSON path of the value, so a structural error names exactly what is wr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from collector.decoded import finite
+from collector.decoded import MAX_VALUE_DEPTH, finite
 from collector.errors import InvalidPayload
 from collector.spans import Attributes
+
+
+class _TooDeep(Exception):
+    """Raised past MAX_VALUE_DEPTH; :func:`any_value` turns it into InvalidPayload."""
 
 
 def attributes(holder: dict[str, Any], path: str) -> Attributes:
     result: Attributes = {}
     for i, kv in enumerate(array(holder, path, "attributes")):
-        kv = as_object(kv, f"{path}.attributes[{i}]")
-        key = field(kv, "key")
-        if not isinstance(key, str):
-            raise InvalidPayload(f"{path}.attributes[{i}].key: expected a string")
-        result[key] = any_value(field(kv, "value"), f"{path}.attributes[{i}].value")
+        key, value = _key_value(kv, f"{path}.attributes[{i}]")
+        result[key] = any_value(value, f"{path}.attributes[{i}].value")
     return result
+
+
+def _key_value(kv: Any, path: str) -> tuple[str, Any]:
+    kv = as_object(kv, path)
+    key = field(kv, "key")
+    if not isinstance(key, str):
+        raise InvalidPayload(f"{path}.key: expected a string")
+    return key, field(kv, "value")
 
 
 _VALUE_KEYS = (
@@ -37,6 +47,19 @@ _VALUE_KEYS = (
 
 
 def any_value(value: Any, path: str) -> Any:
+    """The plain Python value of an AnyValue. One nested more than MAX_VALUE_DEPTH deep
+    refuses the request, naming where the value starts: the path of its deepest level
+    would run to kilobytes."""
+    try:
+        return _any_value(value, path, 0)
+    except _TooDeep:
+        raise InvalidPayload(
+            f"{path}: arrayValue/kvlistValue nested more than {MAX_VALUE_DEPTH} levels deep"
+        ) from None
+
+
+def _any_value(value: Any, path: str, depth: int) -> Any:
+    """``depth``: how many arrayValue/kvlistValue levels enclose ``value``."""
     if value is None:
         return None
     value = as_object(value, path)
@@ -56,22 +79,33 @@ def any_value(value: Any, path: str) -> Any:
             return to_int(item, f"{path}.{camel}", signed=True)
         if camel == "doubleValue":
             return to_float(item, f"{path}.{camel}")
+        if depth == MAX_VALUE_DEPTH:
+            raise _TooDeep
         values = array(as_object(item, f"{path}.{camel}"), f"{path}.{camel}", "values")
+        values_path = f"{path}.{camel}.values"
         if camel == "arrayValue":
-            return [any_value(v, f"{path}.{camel}.values[{i}]") for i, v in enumerate(values)]
-        return attributes({"attributes": values}, f"{path}.{camel}")
+            return [_any_value(v, f"{values_path}[{i}]", depth + 1) for i, v in enumerate(values)]
+        result: Attributes = {}
+        for i, kv in enumerate(values):
+            key, item_value = _key_value(kv, f"{values_path}[{i}]")
+            result[key] = _any_value(item_value, f"{values_path}[{i}].value", depth + 1)
+        return result
     return None
 
 
 def hex_id(value: Any, size: int) -> str | None:
-    """Lowercase hex of a valid non-zero id, or None (absent, wrong length, not hex)."""
+    """Lowercase hex of a valid non-zero id, or None (absent, wrong length, not hex).
+
+    bytes.fromhex() skips whitespace: the decoded length, not the text's, proves that
+    the id is exactly ``2 * size`` hex digits.
+    """
     if not isinstance(value, str) or len(value) != size * 2:
         return None
     try:
         raw = bytes.fromhex(value)
     except ValueError:
         return None
-    return raw.hex() if any(raw) else None
+    return raw.hex() if len(raw) == size and any(raw) else None
 
 
 def field(holder: dict[str, Any], *names: str) -> Any:
@@ -111,20 +145,39 @@ def uint(holder: dict[str, Any], path: str, *names: str) -> int:
     return 0 if value is None else to_int(value, f"{path}.{names[0]}", signed=False)
 
 
+# A decimal string as the Collector's strconv.ParseInt takes it: ASCII digits and an
+# optional minus (an unsigned field then refuses a negative in the range check), and
+# here also JSON whitespace around it.
+_DECIMAL = re.compile(r"[ \t\n\r]*-?[0-9]+[ \t\n\r]*")
+
+
 def to_int(value: Any, path: str, *, signed: bool) -> int:
+    """A 64-bit integer from a JSON number or decimal string, else InvalidPayload.
+
+    Not str.isdigit() nor a bare int(): both take any Unicode digit ("²" passes
+    isdigit() and then fails int(); Arabic-Indic "١٢٣" is 123 to int()).
+    """
     if isinstance(value, bool):
         raise InvalidPayload(f"{path}: expected an integer, got a boolean")
     if isinstance(value, int):
         number = value
-    elif (isinstance(value, str) and value.strip().lstrip("-").isdigit()) or (
-        isinstance(value, float) and value.is_integer()
-    ):
+    elif isinstance(value, str):
+        # The common case, a timestamp in plain digits, costs two C calls, no regex.
+        if not (value.isascii() and (value.isdigit() or _DECIMAL.fullmatch(value))):
+            raise InvalidPayload(f"{path}: expected an integer, got {value!r:.40}")
+        try:
+            number = int(value)
+        except ValueError:  # past int()'s limit of 4300 digits
+            raise InvalidPayload(
+                f"{path}: {value.strip():.40}... is out of the 64-bit range"
+            ) from None
+    elif isinstance(value, float) and value.is_integer():
         number = int(value)
     else:
         raise InvalidPayload(f"{path}: expected an integer, got {value!r:.40}")
     low, high = (-(1 << 63), (1 << 63) - 1) if signed else (0, (1 << 64) - 1)
     if not low <= number <= high:
-        raise InvalidPayload(f"{path}: {number} is out of the 64-bit range")
+        raise InvalidPayload(f"{path}: {number!s:.40} is out of the 64-bit range")
     return number
 
 
@@ -139,7 +192,11 @@ def to_float(value: Any, path: str) -> float | str:
     raise InvalidPayload(f"{path}: expected a number, got {value!r:.40}")
 
 
-def enum(holder: dict[str, Any], path: str, names: dict[str, int], key: str) -> int:
+def enum(
+    holder: dict[str, Any], path: str, names: dict[str, int], key: str, *, signed: bool = False
+) -> int:
+    """An enum given by name or number. ``signed`` where a negative number is for the
+    caller to judge (as protobuf, whose enums are int32, would pass it on)."""
     value = holder.get(key)
     if value is None:
         return 0
@@ -147,4 +204,4 @@ def enum(holder: dict[str, Any], path: str, names: dict[str, int], key: str) -> 
         if value in names:
             return names[value]
         raise InvalidPayload(f"{path}.{key}: unknown value {value!r:.60}")
-    return to_int(value, f"{path}.{key}", signed=False)
+    return to_int(value, f"{path}.{key}", signed=signed)
