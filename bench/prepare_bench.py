@@ -36,7 +36,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from bench import normalize_bench
 from bench.payloads import Payloads
-from collector.body import Encoding, decompress
+from collector.body import Encoding, Signal, decompress
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded, finite
 from collector.pipeline import _normalize, prepare, to_rows
@@ -91,7 +91,7 @@ def _rows(spans: list[RawSpan], canonicals: list[Any]) -> list[SpanRow]:
 def _prepare_round(bodies: list[bytes]) -> float:
     start = time.process_time()
     for body in bodies:
-        prepare(body, Encoding.PROTOBUF, None, None, LIMIT, True)
+        prepare(Signal.TRACES, body, Encoding.PROTOBUF, None, None, LIMIT, True)
     return time.process_time() - start
 
 
@@ -343,7 +343,7 @@ def digest(batches: int, harvest: Path | None, dump: Path | None) -> dict[str, s
         for sqlite, target in ((False, rows_hash), (True, sqlite_hash)):
             prepared = _outcome(
                 lambda b=body, e=encoding, c=content_encoding, p=project, s=sqlite: prepare(
-                    b, e, c, p, LIMIT, s
+                    Signal.TRACES, b, e, c, p, LIMIT, s
                 )
             )
             text = _sqlite_rows(prepared) if sqlite else _describe(prepared)
@@ -376,7 +376,7 @@ def main() -> None:
     if not args.digest_only:
         bodies = list(Payloads(500, seed=7).bodies(args.batches))
         spans = 500 * args.batches
-        prepare(bodies[0], Encoding.PROTOBUF, None, None, LIMIT, True)  # warm caches
+        prepare(Signal.TRACES, bodies[0], Encoding.PROTOBUF, None, None, LIMIT, True)  # warm caches
         gc.collect()
         gc.freeze()  # as collector.service._warm_up does in the decode workers
         gc.set_threshold(50_000, 20, 20)

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from collector.decoded import Decoded, span_problem
-from collector.errors import InvalidPayload
 from collector.otlp_json import (
     array,
     as_object,
     attributes,
+    document,
     enum,
     field,
     hex_id,
+    resource_of,
+    scope_of,
     string,
     uint,
 )
@@ -40,32 +40,16 @@ STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR"
 
 
 def decode_json(body: bytes) -> Decoded:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidPayload(f"body is not valid JSON: {error}") from None
     decoded = Decoded()
-    root = as_object(document, "$")
+    root = document(body)
     for i, resource_spans in enumerate(array(root, "$", "resourceSpans", "resource_spans")):
         path = f"$.resourceSpans[{i}]"
         resource_spans = as_object(resource_spans, path)
-        pb_resource = as_object(field(resource_spans, "resource") or {}, f"{path}.resource")
-        resource = Resource(
-            attributes=attributes(pb_resource, f"{path}.resource"),
-            schema_url=string(resource_spans, path, "schemaUrl", "schema_url"),
-            dropped_attributes_count=uint(
-                pb_resource, path, "droppedAttributesCount", "dropped_attributes_count"
-            ),
-        )
+        resource = resource_of(resource_spans, path)
         for j, scope_spans in enumerate(array(resource_spans, path, "scopeSpans", "scope_spans")):
             scope_path = f"{path}.scopeSpans[{j}]"
             scope_spans = as_object(scope_spans, scope_path)
-            pb_scope = as_object(field(scope_spans, "scope") or {}, f"{scope_path}.scope")
-            scope = Scope(
-                name=string(pb_scope, scope_path, "name"),
-                version=string(pb_scope, scope_path, "version"),
-                attributes=attributes(pb_scope, f"{scope_path}.scope"),
-            )
+            scope = scope_of(scope_spans, scope_path)
             for k, span in enumerate(array(scope_spans, scope_path, "spans")):
                 _span(
                     decoded,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -37,19 +36,9 @@ def decode_logs_protobuf(body: bytes) -> DecodedLogs:
         ) from None
     decoded = DecodedLogs()
     for resource_logs in request.resource_logs:
-        pb_resource = resource_logs.resource
-        resource = Resource(
-            attributes=decode_proto.attributes(pb_resource.attributes),
-            schema_url=resource_logs.schema_url,
-            dropped_attributes_count=pb_resource.dropped_attributes_count,
-        )
+        resource = decode_proto.resource_of(resource_logs)
         for scope_logs in resource_logs.scope_logs:
-            pb_scope = scope_logs.scope
-            scope = Scope(
-                name=pb_scope.name,
-                version=pb_scope.version,
-                attributes=decode_proto.attributes(pb_scope.attributes),
-            )
+            scope = decode_proto.scope_of(scope_logs)
             for record in scope_logs.log_records:
                 trace_id = _proto_id(record.trace_id, 16)
                 span_id = _proto_id(record.span_id, 8)
@@ -80,33 +69,17 @@ def decode_logs_protobuf(body: bytes) -> DecodedLogs:
 
 
 def decode_logs_json(body: bytes) -> DecodedLogs:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidPayload(f"body is not valid JSON: {error}") from None
     j = otlp_json
     decoded = DecodedLogs()
-    root = j.as_object(document, "$")
+    root = j.document(body)
     for i, resource_logs in enumerate(j.array(root, "$", "resourceLogs", "resource_logs")):
         path = f"$.resourceLogs[{i}]"
         resource_logs = j.as_object(resource_logs, path)
-        pb_resource = j.as_object(j.field(resource_logs, "resource") or {}, f"{path}.resource")
-        resource = Resource(
-            attributes=j.attributes(pb_resource, f"{path}.resource"),
-            schema_url=j.string(resource_logs, path, "schemaUrl", "schema_url"),
-            dropped_attributes_count=j.uint(
-                pb_resource, path, "droppedAttributesCount", "dropped_attributes_count"
-            ),
-        )
+        resource = j.resource_of(resource_logs, path)
         for k, scope_logs in enumerate(j.array(resource_logs, path, "scopeLogs", "scope_logs")):
             scope_path = f"{path}.scopeLogs[{k}]"
             scope_logs = j.as_object(scope_logs, scope_path)
-            pb_scope = j.as_object(j.field(scope_logs, "scope") or {}, f"{scope_path}.scope")
-            scope = Scope(
-                name=j.string(pb_scope, scope_path, "name"),
-                version=j.string(pb_scope, scope_path, "version"),
-                attributes=j.attributes(pb_scope, f"{scope_path}.scope"),
-            )
+            scope = j.scope_of(scope_logs, scope_path)
             records = j.array(scope_logs, scope_path, "logRecords", "log_records")
             for n, record in enumerate(records):
                 _json_record(decoded, record, f"{scope_path}.logRecords[{n}]", resource, scope)

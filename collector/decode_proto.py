@@ -44,19 +44,9 @@ def decode_protobuf(body: bytes) -> Decoded:
 def decode_request(request: ExportTraceServiceRequest) -> Decoded:
     decoded = Decoded()
     for resource_spans in request.resource_spans:
-        pb_resource = resource_spans.resource
-        resource = Resource(
-            attributes=attributes(pb_resource.attributes),
-            schema_url=resource_spans.schema_url,
-            dropped_attributes_count=pb_resource.dropped_attributes_count,
-        )
+        resource = resource_of(resource_spans)
         for scope_spans in resource_spans.scope_spans:
-            pb_scope = scope_spans.scope
-            scope = Scope(
-                name=pb_scope.name,
-                version=pb_scope.version,
-                attributes=attributes(pb_scope.attributes),
-            )
+            scope = scope_of(scope_spans)
             for span in scope_spans.spans:
                 raw = _span(span, resource, scope)
                 if type(raw) is str:
@@ -64,6 +54,24 @@ def decode_request(request: ExportTraceServiceRequest) -> Decoded:
                 else:
                     decoded.spans.append(raw)
     return decoded
+
+
+def resource_of(group: Any) -> Resource:
+    """The resource of a ResourceSpans or ResourceLogs message."""
+    pb_resource = group.resource
+    return Resource(
+        attributes=attributes(pb_resource.attributes),
+        schema_url=group.schema_url,
+        dropped_attributes_count=pb_resource.dropped_attributes_count,
+    )
+
+
+def scope_of(group: Any) -> Scope:
+    """The instrumentation scope of a ScopeSpans or ScopeLogs message."""
+    pb_scope = group.scope
+    return Scope(
+        name=pb_scope.name, version=pb_scope.version, attributes=attributes(pb_scope.attributes)
+    )
 
 
 def _span(span: Any, resource: Resource, scope: Scope) -> RawSpan | str:

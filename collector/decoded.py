@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from collector.spans import RawSpan
 
@@ -20,9 +21,11 @@ MAX_VALUE_DEPTH = 64
 
 
 @dataclass(slots=True)
-class Decoded:
-    spans: list[RawSpan] = field(default_factory=list)
+class Rejections:
+    """Items refused one by one, counted by reason, for OTLP's partial_success."""
+
     rejections: Counter[str] = field(default_factory=Counter)
+    noun: ClassVar[str] = "span"
 
     @property
     def rejected(self) -> int:
@@ -32,15 +35,16 @@ class Decoded:
         self.rejections[reason] += 1
 
     def error_message(self) -> str:
-        return rejection_message(self.rejections, "span")
+        """One line per reason, most frequent first, for ``partial_success.error_message``."""
+        return "; ".join(
+            f"{count} {self.noun}{'s' if count > 1 else ''} rejected: {reason}"
+            for reason, count in self.rejections.most_common()
+        )
 
 
-def rejection_message(rejections: Counter[str], noun: str) -> str:
-    """One line per reason, most frequent first, for ``partial_success.error_message``."""
-    return "; ".join(
-        f"{count} {noun}{'s' if count > 1 else ''} rejected: {reason}"
-        for reason, count in rejections.most_common()
-    )
+@dataclass(slots=True)
+class Decoded(Rejections):
+    spans: list[RawSpan] = field(default_factory=list)
 
 
 def span_problem(

@@ -7,11 +7,10 @@ to a span); when present they must be well formed, or the record is refused.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from collector.decoded import MAX_INT64, rejection_message
+from collector.decoded import MAX_INT64, Rejections
 from collector.spans import Attributes, Resource, Scope
 
 
@@ -33,19 +32,9 @@ class RawLogRecord:
 
 
 @dataclass(slots=True)
-class DecodedLogs:
+class DecodedLogs(Rejections):
     records: list[RawLogRecord] = field(default_factory=list)
-    rejections: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def rejected(self) -> int:
-        return sum(self.rejections.values())
-
-    def reject(self, reason: str) -> None:
-        self.rejections[reason] += 1
-
-    def error_message(self) -> str:
-        return rejection_message(self.rejections, "log record")
+    noun: ClassVar[str] = "log record"
 
 
 # Older SDKs name the event in an attribute; LogRecord.event_name (proto field 12) is

@@ -10,13 +10,46 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from collector.decoded import MAX_VALUE_DEPTH, finite
 from collector.errors import InvalidPayload
-from collector.spans import Attributes
+from collector.spans import Attributes, Resource, Scope
 
 
 class _TooDeep(Exception):
     """Raised past MAX_VALUE_DEPTH; :func:`any_value` turns it into InvalidPayload."""
+
+
+def document(body: bytes) -> dict[str, Any]:
+    """The request's top-level JSON object."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidPayload(f"body is not valid JSON: {error}") from None
+    return as_object(parsed, "$")
+
+
+def resource_of(group: dict[str, Any], path: str) -> Resource:
+    """The resource of a resourceSpans or resourceLogs object at ``path``."""
+    holder = as_object(field(group, "resource") or {}, f"{path}.resource")
+    return Resource(
+        attributes=attributes(holder, f"{path}.resource"),
+        schema_url=string(group, path, "schemaUrl", "schema_url"),
+        dropped_attributes_count=uint(
+            holder, path, "droppedAttributesCount", "dropped_attributes_count"
+        ),
+    )
+
+
+def scope_of(group: dict[str, Any], path: str) -> Scope:
+    """The instrumentation scope of a scopeSpans or scopeLogs object at ``path``."""
+    holder = as_object(field(group, "scope") or {}, f"{path}.scope")
+    return Scope(
+        name=string(holder, path, "name"),
+        version=string(holder, path, "version"),
+        attributes=attributes(holder, f"{path}.scope"),
+    )
 
 
 def attributes(holder: dict[str, Any], path: str) -> Attributes:

@@ -17,6 +17,7 @@ from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
+from collector.log_records import DecodedLogs
 from collector.log_rows import log_row, record_hash
 from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
@@ -39,7 +40,7 @@ class Prepared:
     error_message: str = ""
 
 
-def prepare_signal(
+def prepare(
     signal: Signal,
     body: bytes,
     encoding: Encoding,
@@ -48,25 +49,16 @@ def prepare_signal(
     max_body_bytes: int,
     sqlite: bool,
 ) -> Prepared:
-    """What the decode workers run: one entry point for every signal."""
-    if signal is Signal.LOGS:
-        return prepare_logs(body, encoding, content_encoding, project, max_body_bytes)
-    return prepare(body, encoding, content_encoding, project, max_body_bytes, sqlite)
-
-
-def prepare(
-    body: bytes,
-    encoding: Encoding,
-    content_encoding: str | None,
-    project: str | None,
-    max_body_bytes: int,
-    sqlite: bool,
-) -> Prepared:
-    """``project`` is the validated ``x-reasonlens-project`` header, if any; ``sqlite``
-    packs the rows for a SQLite writer (see ``store/batch.py``)."""
+    """What the decode workers run, for every signal. ``project`` is the validated
+    ``x-reasonlens-project`` header, if any; ``sqlite`` packs span rows for a SQLite
+    writer (see ``store/batch.py``)."""
     raw = decompress(body, content_encoding, max_body_bytes)
-    decoded = decode_protobuf(raw) if encoding is Encoding.PROTOBUF else decode_json(raw)
-    return to_rows(decoded, project, sqlite=sqlite)
+    protobuf = encoding is Encoding.PROTOBUF
+    if signal is Signal.LOGS:
+        logs = decode_logs_protobuf(raw) if protobuf else decode_logs_json(raw)
+        return to_log_rows(logs, project)
+    spans = decode_protobuf(raw) if protobuf else decode_json(raw)
+    return to_rows(spans, project, sqlite=sqlite)
 
 
 def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
@@ -102,15 +94,7 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     return Prepared(batch, decoded.rejected, decoded.error_message())
 
 
-def prepare_logs(
-    body: bytes,
-    encoding: Encoding,
-    content_encoding: str | None,
-    project: str | None,
-    max_body_bytes: int,
-) -> Prepared:
-    raw = decompress(body, content_encoding, max_body_bytes)
-    decoded = decode_logs_protobuf(raw) if encoding is Encoding.PROTOBUF else decode_logs_json(raw)
+def to_log_rows(decoded: DecodedLogs, project: str | None) -> Prepared:
     by_project: dict[str, list[LogRow]] = defaultdict(list)
     resource: Resource | None = None
     scope: Scope | None = None

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from collector.body import Encoding, Signal
 from collector.errors import Overloaded
-from collector.pipeline import Prepared, prepare_signal
+from collector.pipeline import Prepared, prepare
 from collector.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class IngestService:
         """``content_encoding``: the body's compression (HTTP's Content-Encoding; gRPC
         decompresses before the handler). ``project``: the validated project header."""
         job = partial(
-            prepare_signal,
+            prepare,
             signal,
             body,
             encoding,
