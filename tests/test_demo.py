@@ -9,6 +9,11 @@ refund/send_email 2.8% (10% of checkout traces), forbidden delete_account 0.7% (
 of checkout), escalation 11.3%, loops 7.7% (30% of support 1.5, 4.6% of 1.4), tool
 errors 6.9%, rate limits 5.3%, failed traces 2.5%. The bounds below are loose around
 those, measured on 600 traces.
+
+The research agent's model calls are written as opentelemetry-instrumentation-openai-v2
+writes them in its default mode: spans without content, the content as OTLP log events
+(checked below against openai-v2's own event builders, and end to end through the
+demo command, /v1/logs and the API).
 """
 
 from __future__ import annotations
@@ -25,20 +30,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import mean
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from opentelemetry.instrumentation.openai_v2.utils import choice_to_event, message_to_event
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from reasonlens.demo import Feature, Summary, generate
+from reasonlens.demo.agents import research
+from reasonlens.demo.writers.openai_v2 import SCOPE
 from store.engine import create_engine
-from store.models import Project, Span, Trace
-from tests.server import free_port
+from store.models import LogRecord, Project, Span, Trace
+from tests.server import Server, free_port
 
 ANCHOR = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DAY_NS = 24 * 3600 * 1_000_000_000
@@ -51,6 +62,15 @@ PII = re.compile(
 INJECTION = re.compile(r"ignore (all )?previous instructions", re.IGNORECASE)
 # (traces, seed) -> (summary, spans by trace id)
 Generated = tuple[Summary, dict[str, list[ReadableSpan]]]
+# (summary, spans, log records), in the order they were written
+Logged = tuple[Summary, list[ReadableSpan], list[ReadableLogRecord]]
+CONTENT_EVENTS = frozenset({
+    "gen_ai.system.message",
+    "gen_ai.user.message",
+    "gen_ai.assistant.message",
+    "gen_ai.tool.message",
+    "gen_ai.choice",
+})  # fmt: skip
 
 
 def run(traces: int, seed: int = 42, anchor: datetime = ANCHOR) -> Generated:
@@ -62,13 +82,47 @@ def run(traces: int, seed: int = 42, anchor: datetime = ANCHOR) -> Generated:
     return summary, dict(by_trace)
 
 
+def run_logged(traces: int, seed: int = 42) -> Logged:
+    spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
+    summary = generate(
+        SimpleSpanProcessor(spans),
+        traces=traces,
+        seed=seed,
+        anchor=ANCHOR,
+        log_processor=SimpleLogRecordProcessor(logs),
+    )
+    return summary, list(spans.get_finished_spans()), list(logs.get_finished_logs())
+
+
 @pytest.fixture(scope="module")
-def sample() -> Generated:
-    return run(600)
+def logged() -> Logged:
+    return run_logged(600)
+
+
+@pytest.fixture(scope="module")
+def sample(logged: Logged) -> Generated:
+    summary, spans, _ = logged
+    by_trace: dict[str, list[ReadableSpan]] = defaultdict(list)
+    for span in spans:
+        by_trace[format(span.context.trace_id, "032x")].append(span)
+    return summary, dict(by_trace)
 
 
 def dumped(spans: Sequence[ReadableSpan]) -> list[str]:
     return [span.to_json(indent=None) for span in spans]
+
+
+def dumped_logs(records: Sequence[ReadableLogRecord]) -> list[tuple[Any, ...]]:
+    """Everything a record carries, times to the nanosecond (to_json rounds them)."""
+    return [
+        (
+            record.to_json(indent=None),
+            record.log_record.timestamp,
+            record.log_record.observed_timestamp,
+            record.instrumentation_scope,
+        )
+        for record in records
+    ]
 
 
 def test_same_seed_same_spans_other_seed_other_spans() -> None:
@@ -86,6 +140,7 @@ def test_the_anchor_moves_times_and_nothing_else() -> None:
     assert list(today[1]) == list(tomorrow[1])
     for trace_id, spans in today[1].items():
         for before, after in zip(spans, tomorrow[1][trace_id], strict=True):
+            assert before.start_time is not None
             assert after.start_time == before.start_time + DAY_NS
             assert after.attributes == before.attributes
 
@@ -302,6 +357,110 @@ def test_sessions_agents_and_conventions(sample: Generated) -> None:
     assert all(len(ids) == 1 for ids in users.values())
 
 
+def test_log_events_are_deterministic_and_change_no_span() -> None:
+    first, again, other = run_logged(60), run_logged(60), run_logged(60, seed=43)
+    assert first[0] == again[0] and first[0].logs == len(first[2]) > 40
+    assert dumped_logs(first[2]) == dumped_logs(again[2])
+    assert dumped_logs(first[2]) != dumped_logs(other[2])
+    # Without a log record processor the events are not produced, and the spans are
+    # the same: the events draw nothing from the generator's random streams.
+    without = run(60)
+    assert without[0].logs == 0 and without[0].traces == first[0].traces
+    assert dumped(first[1]) == dumped([span for spans in without[1].values() for span in spans])
+
+
+def openai_v2_event(record: ReadableLogRecord) -> tuple[Any, ...]:
+    """The event openai-v2's own builders make from the message or choice ``record`` shows.
+
+    A body the demo spells differently from openai-v2 (a role in a message body, an
+    assistant message's text beside its tool calls, ...) does not survive the round trip.
+    """
+    name, body = record.log_record.event_name or "", record.log_record.body
+    assert isinstance(body, dict), record.to_json()
+    if name == "gen_ai.choice":
+        message = SimpleNamespace(**{"content": None, "tool_calls": None, **body["message"]})
+        choice = SimpleNamespace(
+            index=body["index"], finish_reason=body["finish_reason"], message=message
+        )
+        event = choice_to_event(choice, capture_content=True)
+    else:
+        sent = {"role": name.split(".")[1], **body}
+        if "id" in sent:
+            sent["tool_call_id"] = sent.pop("id")
+        event = message_to_event(sent, capture_content=True)
+    return event.event_name, event.body, dict(event.attributes or {})
+
+
+def test_research_model_calls_send_their_content_as_openai_v2_log_events(
+    logged: Logged,
+) -> None:
+    summary, spans, records = logged
+    assert summary.logs == len(records)
+    research_ids = {t.trace_id for t in summary.traces if t.agent == "research"}
+    chats = {
+        span.context.span_id: span
+        for span in spans
+        if format(span.context.trace_id, "032x") in research_ids
+        and (span.attributes or {}).get("gen_ai.operation.name") == "chat"
+    }
+    by_span: dict[int, list[ReadableLogRecord]] = defaultdict(list)
+    for record in records:
+        by_span[record.log_record.span_id or 0].append(record)
+    # Every research model call, and nothing else, sends log events.
+    assert set(by_span) == set(chats) and len(chats) > 150
+    seen: Counter[str] = Counter()
+    for span_id, span in chats.items():
+        attributes = span.attributes or {}
+        assert span.instrumentation_scope is not None
+        assert span.instrumentation_scope.name == SCOPE.name
+        assert attributes["gen_ai.system"] == "openai" and "gen_ai.request.model" in attributes
+        assert not [key for key in attributes if key.startswith(("gen_ai.input", "gen_ai.output"))]
+        assert "gen_ai.system_instructions" not in attributes
+        events = by_span[span_id]
+        names = [record.log_record.event_name or "" for record in events]
+        seen.update(names)
+        times = [record.log_record.timestamp or 0 for record in events]
+        assert span.start_time is not None and span.end_time is not None
+        assert (
+            span.start_time < times[0] and times == sorted(set(times)) and times[-1] < span.end_time
+        )
+        agent = next(
+            a
+            for a in (research.AGENT, research.SUMMARIZER)
+            if a.model.request == attributes["gen_ai.request.model"]
+        )
+        assert names[0] == "gen_ai.system.message"
+        assert events[0].log_record.body == {"content": agent.instructions}
+        rate_limited = span.status.status_code is StatusCode.ERROR
+        assert (names[-1] == "gen_ai.choice") is not rate_limited
+        assert names.count("gen_ai.choice") == (0 if rate_limited else 1)
+        if not rate_limited:
+            choice = events[-1].log_record.body
+            assert isinstance(choice, dict)
+            assert (choice["finish_reason"],) == attributes["gen_ai.response.finish_reasons"]
+        called: set[str] = set()
+        for record in events:
+            log = record.log_record
+            assert log.observed_timestamp == log.timestamp
+            assert log.trace_id == span.context.trace_id
+            assert record.instrumentation_scope is not None
+            assert record.instrumentation_scope.name == SCOPE.name
+            assert record.resource.attributes["service.name"] == "research-agent"
+            assert openai_v2_event(record) == (
+                log.event_name,
+                log.body,
+                {"gen_ai.system": "openai"},
+            )
+            assert dict(log.attributes or {}) == {"gen_ai.system": "openai"}
+            body = log.body
+            assert isinstance(body, dict)
+            if log.event_name == "gen_ai.assistant.message" and "tool_calls" in body:
+                called.update(call["id"] for call in body["tool_calls"])
+            if log.event_name == "gen_ai.tool.message":
+                assert body["id"] in called  # answers a call sent earlier in the same prompt
+    assert set(seen) == CONTENT_EVENTS
+
+
 def demo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "reasonlens", "demo", "--port", str(free_port()), *args]
     return subprocess.run(
@@ -309,7 +468,7 @@ def demo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def stored(url: str) -> tuple[int, int]:
+def stored(url: str) -> tuple[int, int, int]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
@@ -320,7 +479,7 @@ def stored(url: str) -> tuple[int, int]:
                     .join(Project)
                     .where(Project.name == "default")
                 ).scalar_one()
-                for model in (Trace, Span)
+                for model in (Trace, Span, LogRecord)
             )
     finally:
         engine.dispose()
@@ -332,14 +491,73 @@ def test_demo_command_loads_every_span_then_refuses_a_used_database(
     result = demo("--no-serve", "--traces", "40", "--seed", "3", "--db", fresh_db, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     expected = run(40, seed=3)[0].spans
-    assert stored(fresh_db) == (40, expected)
-    assert f"stored 40 traces and {expected} spans" in result.stdout
+    assert stored(fresh_db) == (40, expected, 0)  # no research trace: no log events
+    assert f"stored 40 traces, {expected} spans and 0 log records" in result.stdout
     assert "Traceback" not in result.stderr
 
     again = demo("--no-serve", "--traces", "5", "--db", fresh_db, cwd=tmp_path)
     assert again.returncode == 2
     assert "already holds 40 traces" in again.stderr
-    assert stored(fresh_db) == (40, expected)
+    assert stored(fresh_db) == (40, expected, 0)
+
+
+def api_spans(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API's span tree, flattened in order."""
+    return [item for span in spans for item in (span, *api_spans(span["children"]))]
+
+
+def test_demo_research_content_arrives_by_log_events_joined_to_its_spans(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    """Through the demo command, /v1/logs, the store and GET /api/traces/{id}."""
+    summary, _, records = run_logged(20, seed=4)
+    result = demo("--no-serve", "--traces", "20", "--seed", "4", "--db", fresh_db, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stored(fresh_db) == (20, summary.spans, summary.logs)
+    assert f"{summary.logs} log records over OTLP/HTTP" in result.stdout
+    by_span: dict[str, list[ReadableLogRecord]] = defaultdict(list)
+    for record in records:
+        by_span[format(record.log_record.span_id or 0, "016x")].append(record)
+
+    research_ids = [t.trace_id for t in summary.traces if t.agent == "research"]
+    assert len(research_ids) >= 3
+    server = Server(fresh_db).start()
+    try:
+        llm_spans = 0
+        for trace_id in research_ids:
+            response = httpx.get(f"{server.url}/api/traces/{trace_id}")
+            assert response.status_code == 200, response.text
+            trace = response.json()
+            assert trace["logs"] == []  # every record names a stored span
+            for span in api_spans(trace["spans"]):
+                sent = by_span.pop(span["span_id"], [])
+                if span["kind"] != "llm":
+                    assert span["logs"] == [] and not sent
+                    continue
+                llm_spans += 1
+                assert "gen_ai.input.messages" not in span["attributes"]
+                assert "gen_ai.output.messages" not in span["attributes"]
+                # The records as generated, in order, and the messages read from them.
+                assert [(r["event_name"], r["body"]) for r in span["logs"]] == [
+                    (r.log_record.event_name, r.log_record.body) for r in sent
+                ]
+                system = sent[0].log_record.body
+                assert isinstance(system, dict)
+                assert span["system_instructions"] == system["content"]
+                assert span["input_messages"][0] == {"role": "system", "content": system["content"]}
+                roles = [message["role"] for message in span["input_messages"]]
+                assert roles[1] == "user" and len(roles) == len(sent) - (span["status"] != "error")
+                if span["status"] != "error":
+                    [output] = span["output_messages"]
+                    choice = sent[-1].log_record.body
+                    assert isinstance(choice, dict)
+                    assert span["finish_reasons"] == [choice["finish_reason"]]
+                    assert output.get("content") == choice["message"].get("content")
+                    assert bool(output.get("tool_calls")) == ("tool_calls" in choice["message"])
+        assert llm_spans > 10
+        assert not by_span  # every generated record was seen under its span
+    finally:
+        server.close()
 
 
 def test_demo_serves_until_ctrl_c_and_leaves_nothing_running(fresh_db: str, tmp_path: Path) -> None:

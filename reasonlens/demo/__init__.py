@@ -7,8 +7,9 @@ Layout, in the order data flows:
 - ``script``: what a run does, independent of any convention; ``features`` labels it.
 - ``mix``: which agent, user, session and time each session gets.
 - ``writers/``: scripts to OTel spans (timings, tokens, messages), in the OTel GenAI
-  or OpenInference conventions.
-- ``generate``: ties them together; writes into any span processor.
+  or OpenInference conventions, or as openai-v2 instruments an OpenAI client (content
+  as log records beside the spans).
+- ``generate``: ties them together; writes into any span (and log record) processor.
 - ``export``, ``server``, ``command``: the ``reasonlens demo`` command.
 
 Nothing in ``collector``, ``store`` or ``web`` may import this package.

@@ -1,8 +1,10 @@
 """``reasonlens demo``: a fresh database, the real server, a day of traffic through OTLP.
 
 The traffic goes the way an instrumented agent's does (SDK -> OTLP/HTTP protobuf
-exporter -> /v1/traces), so the demo also proves the data path end to end: it fails
-unless every export was acknowledged and the store holds every generated span.
+exporters -> /v1/traces, and /v1/logs for the log events carrying the research
+agent's prompts and completions), so the demo also proves the data path end to end:
+it fails unless every export was acknowledged and the store holds every generated
+span and log record.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import typer
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from reasonlens.demo import database
-from reasonlens.demo.export import BlockingBatchProcessor
+from reasonlens.demo.export import BlockingBatchProcessor, BlockingLogProcessor
 from reasonlens.demo.generate import Summary, generate
 from reasonlens.demo.script import Feature
 from reasonlens.demo.server import ServerError, serving
@@ -26,6 +29,7 @@ from reasonlens.settings import Settings
 # Two exporters keep a request waiting for its commit while the next batch is encoded.
 # On two cores the load is CPU-bound either way (1,500 traces: 4.9-5.8 s with 1, 2 or 3).
 EXPORTERS = 2
+LOG_EXPORTERS = 1  # a fraction of the spans' volume: one keeps up
 # Queries that show the scenario: the drifting version, failures, the slowest (waiting on
 # a human approval).
 EXAMPLES = (
@@ -63,7 +67,7 @@ def run_demo(*, traces: int, seed: int, port: int, db: str | None, serve: bool) 
                 for query in EXAMPLES:
                     typer.echo(f"  {server.url}/api/traces?{query}")
                 if serve:
-                    _say(f"serving {server.url} (OTLP at /v1/traces) until Ctrl-C")
+                    _say(f"serving {server.url} (OTLP at /v1/traces and /v1/logs) until Ctrl-C")
                     server.wait()
         except ServerError as error:
             _say(f"{error} (is port {port} in use? try --port)", err=True)
@@ -75,28 +79,40 @@ def run_demo(*, traces: int, seed: int, port: int, db: str | None, serve: bool) 
 
 def _load(base_url: str, database_url: str, traces: int, seed: int) -> bool:
     anchor = datetime.now(UTC)
-    exporters = [
-        OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", timeout=30) for _ in range(EXPORTERS)
-    ]
-    processor = BlockingBatchProcessor(exporters)
+    processor = BlockingBatchProcessor(
+        [OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", timeout=30) for _ in range(EXPORTERS)]
+    )
+    log_processor = BlockingLogProcessor(
+        [OTLPLogExporter(endpoint=f"{base_url}/v1/logs", timeout=30) for _ in range(LOG_EXPORTERS)]
+    )
     started = time.perf_counter()
     try:
-        summary = generate(processor, traces=traces, seed=seed, anchor=anchor)
+        summary = generate(
+            processor, traces=traces, seed=seed, anchor=anchor, log_processor=log_processor
+        )
         generated = time.perf_counter() - started
     finally:
         processor.shutdown()
+        log_processor.shutdown()
     elapsed = time.perf_counter() - started
-    stats = processor.stats
-    stored_traces, stored_spans = database.stored(database_url)
+    spans, logs = processor.stats, log_processor.stats
+    stored = database.stored(database_url)
     _say(
-        f"generated {len(summary.traces):,} traces ({summary.spans:,} spans) over the 24 hours "
-        f"before {anchor:%Y-%m-%d %H:%M}Z with seed {seed}; exported {stats.exported:,} spans "
-        f"over OTLP/HTTP; stored {stored_traces:,} traces and {stored_spans:,} spans "
+        f"generated {len(summary.traces):,} traces ({summary.spans:,} spans, {summary.logs:,} "
+        f"log records) over the 24 hours before {anchor:%Y-%m-%d %H:%M}Z with seed {seed}; "
+        f"exported {spans.exported:,} spans and {logs.exported:,} log records over OTLP/HTTP; "
+        f"stored {stored[0]:,} traces, {stored[1]:,} spans and {stored[2]:,} log records "
         f"in {elapsed:.1f}s (generation {generated:.1f}s)"
     )
     _report(summary)
-    if stats.failed or (stored_traces, stored_spans) != (len(summary.traces), summary.spans):
-        _say(f"{stats.failed:,} spans were not acknowledged or not stored", err=True)
+    expected = (len(summary.traces), summary.spans, summary.logs)
+    if spans.failed or logs.failed or stored != expected:
+        _say(
+            f"{spans.failed:,} spans and {logs.failed:,} log records were not acknowledged; "
+            f"stored {stored[0]:,}/{expected[0]:,} traces, {stored[1]:,}/{expected[1]:,} spans, "
+            f"{stored[2]:,}/{expected[2]:,} log records",
+            err=True,
+        )
         return False
     return True
 

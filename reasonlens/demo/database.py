@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from store.engine import create_engine
-from store.models import Project, Span, Trace
+from store.models import LogRecord, Project, Span, Trace
 
 DEFAULT_URL = "sqlite:///reasonlens-demo.db"
 PROJECT = "default"
@@ -53,8 +53,8 @@ def require_empty(url: str) -> None:
         )
 
 
-def stored(url: str) -> tuple[int, int]:
-    """Traces and spans stored in the demo's project."""
+def stored(url: str) -> tuple[int, int, int]:
+    """Traces, spans and log records stored in the demo's project."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
@@ -65,11 +65,11 @@ def stored(url: str) -> tuple[int, int]:
                     .join(Project, Project.id == model.project_id)
                     .where(Project.name == PROJECT)
                 ).scalar_one()
-                for model in (Trace, Span)
+                for model in (Trace, Span, LogRecord)
             ]
     finally:
         engine.dispose()
-    return counts[0], counts[1]
+    return counts[0], counts[1], counts[2]
 
 
 def display(url: str) -> str:

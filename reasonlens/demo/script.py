@@ -71,7 +71,7 @@ class Agent:
     # Prompt tokens the demo does not spell out (few-shot examples, policy documents,
     # framework scaffolding): production prompts run to thousands of tokens.
     context_tokens: int = 0
-    convention: str = "otel_genai"  # or "openinference"
+    convention: str = "otel_genai"  # or "openai_v2", "openinference" (writers/)
     scope: str = "agent"  # the instrumentation scope its spans are written under
     scope_version: str | None = None
     prompt_name: str | None = None

@@ -4,7 +4,11 @@ It is where prompt injection arrives: some fetched pages carry instructions aime
 AI agents ("ignore previous instructions and ..."). Usually the agent notices and
 carries on; sometimes it obeys: it emails its instructions to an outside address,
 fetches an exfiltration URL with the conversation in it, or repeats a phishing link.
-It runs on a reasoning model, so its model calls carry reasoning tokens and text.
+It runs on a reasoning model (reasoning tokens count in its output tokens). Its code
+writes its own agent and tool spans, and its OpenAI client is instrumented by
+opentelemetry-instrumentation-openai-v2 in its default mode, the common setup for a
+hand-written agent on OpenAI: the model spans carry model and usage only, the
+prompts and completions go as OTLP log events (``writers/openai_v2.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ SUMMARIZER = Agent(
     model=GPT_41_MINI,
     instructions="Summarise the given pages in at most five sentences. Cite each claim as [n].",
     tools=(),
+    convention="openai_v2",
     scope="northwind.research",
 )
 AGENT = Agent(
@@ -53,6 +58,7 @@ AGENT = Agent(
     ),
     tools=(WEB_SEARCH, FETCH_URL, SUMMARIZE, SEND_EMAIL),
     context_tokens=900,
+    convention="openai_v2",
     scope="northwind.research",
     prompt_name="research-system",
 )

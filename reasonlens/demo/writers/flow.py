@@ -2,18 +2,22 @@
 
 The flow is the same in every convention (an agent span; per step its rate-limited
 attempts, the model call, then each tool call; sub-agents nested under the tool that
-called them); a :class:`Convention` only names the spans and spells the attributes.
-Every start and end time is explicit, so a day of traffic is written in seconds.
+called them); a :class:`Convention` only names the spans and spells the attributes,
+and may send a model call's content as log events beside its span. Every start and
+end time (and log timestamp) is explicit, so a day of traffic is written in seconds
+and the same seed writes the same records.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from opentelemetry import trace
+from opentelemetry._logs import Logger
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
@@ -25,6 +29,7 @@ from reasonlens.demo.script import Agent, Failure, Run, Step, ToolCall
 Attributes = dict[str, AttributeValue]
 Message = dict[str, Any]  # OTel GenAI shape: {"role", "parts": [...], "finish_reason"?}
 MS = 1_000_000
+US = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +54,49 @@ class ModelCall:
     response_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """An instrumentation scope: the library a span or log record says wrote it."""
+
+    name: str
+    version: str | None = None
+    schema_url: str | None = None
+
+
+class Telemetry(Protocol):
+    """One agent process's SDK setup: its tracers and loggers, by instrumentation scope."""
+
+    def tracer(self, scope: Scope) -> Tracer: ...
+
+    def logger(self, scope: Scope) -> Logger | None:
+        """None when log records go nowhere: then log events are not even built."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """A log event a model call sends: ``event_name``, body and attributes."""
+
+    name: str
+    body: dict[str, Any] | None
+    attributes: Attributes
+
+
+# A model call's log events: those sent with the prompt, those sent with the response.
+ModelEvents = tuple[Sequence[LogEvent], Sequence[LogEvent]]
+
+
 class Convention(Protocol):
+    # The scope model calls are written under when a library instruments the LLM client
+    # (its spans and log events); None when the agent's own code writes them.
+    client_scope: ClassVar[Scope | None]
+
     def agent(self, run: Run, turn: Turn, request: Message) -> tuple[str, Attributes]: ...
 
     def agent_end(self, run: Run, spent: Usage, answer: Message | None) -> Attributes: ...
 
     def model(self, call: ModelCall) -> tuple[str, Attributes]: ...
+
+    def model_events(self, call: ModelCall) -> ModelEvents: ...
 
     def tool(
         self, agent: Agent, turn: Turn, call: ToolCall, call_id: str
@@ -68,16 +110,21 @@ def text_message(role: str, text: str) -> Message:
 
 
 class Writer:
-    """Writes runs; owns the random stream for timings and ids, and counts spans ended."""
+    """Writes runs; owns the random stream for timings and ids, counts spans and log records.
+
+    Log events draw nothing from the random stream, so the spans are the same whether
+    or not the log records go anywhere.
+    """
 
     def __init__(self, rng: random.Random, conventions: dict[str, Convention]) -> None:
         self.rng = rng
         self.conventions = conventions
         self.spans = 0
+        self.logs = 0
 
-    def write(self, tracer: Tracer, run: Run, turn: Turn, start_ns: int) -> tuple[str, int]:
+    def write(self, telemetry: Telemetry, run: Run, turn: Turn, start_ns: int) -> tuple[str, int]:
         """Write ``run`` starting at ``start_ns``; returns its trace id and end time."""
-        end, root = _RunWriter(self, tracer, run, turn).write(start_ns, None)
+        end, root = _RunWriter(self, telemetry, run, turn).write(start_ns, None)
         return format(root.get_span_context().trace_id, "032x"), end
 
     def span(
@@ -122,12 +169,16 @@ class Writer:
 class _RunWriter:
     """One run being written: its agent span, convention and message history."""
 
-    def __init__(self, writer: Writer, tracer: Tracer, run: Run, turn: Turn) -> None:
+    def __init__(self, writer: Writer, telemetry: Telemetry, run: Run, turn: Turn) -> None:
         self.w = writer
-        self.tracer = tracer
+        self.telemetry = telemetry
         self.run = run
         self.turn = turn
         self.convention = writer.conventions[run.agent.convention]
+        self.tracer = telemetry.tracer(Scope(run.agent.scope, run.agent.scope_version))
+        client = self.convention.client_scope
+        self.client_tracer = self.tracer if client is None else telemetry.tracer(client)
+        self.logger = None if client is None else telemetry.logger(client)
         self.prefix = _prefix_tokens(run.agent)
         self.history: list[Message] = []
         for question, answer in turn.transcript:
@@ -181,8 +232,9 @@ class _RunWriter:
         call = ModelCall(
             agent, self.turn, self.history, inputs_json, output, used, w.response_id(agent)
         )
-        span = w.span(self.tracer, self.convention.model(call), SpanKind.CLIENT, t, context)
+        span = w.span(self.client_tracer, self.convention.model(call), SpanKind.CLIENT, t, context)
         end = t + int(latency_ms(agent.model, w.rng, used) * MS)
+        self._events(span, call, t, end)
         w.end(span, end)
         # Providers do not take reasoning back in the next prompt.
         parts = [part for part in output["parts"] if part["type"] != "reasoning"]
@@ -196,12 +248,35 @@ class _RunWriter:
             call = ModelCall(
                 agent, self.turn, self.history, json.dumps(self.history), None, None, None
             )
-            span = w.span(self.tracer, self.convention.model(call), SpanKind.CLIENT, t, context)
+            span = w.span(
+                self.client_tracer, self.convention.model(call), SpanKind.CLIENT, t, context
+            )
             end = t + w.ms(w.rng.uniform(120, 450))
+            self._events(span, call, t, end)
             _fail(span, rate_limit(agent.model.provider, agent.model.request), self.convention, end)
             w.end(span, end)
             t = end + w.ms(1000 * 2**attempt * w.rng.uniform(0.8, 1.2))
         return t
+
+    def _events(self, span: Span, call: ModelCall, start: int, end: int) -> None:
+        """The call's log events, a microsecond apart: the prompt's just after the span
+        starts (as the request goes out), the choices' just before it ends."""
+        if self.logger is None:
+            return
+        sent, received = self.convention.model_events(call)
+        context = trace.set_span_in_context(span)
+        times = [start + US * (n + 1) for n in range(len(sent))]
+        times += [end - US * (len(received) - n) for n in range(len(received))]
+        for event, at in zip([*sent, *received], times, strict=True):
+            self.logger.emit(
+                timestamp=at,
+                observed_timestamp=at,  # the SDK would stamp the wall clock
+                context=context,
+                event_name=event.name,
+                body=event.body,
+                attributes=event.attributes,
+            )
+        self.w.logs += len(times)
 
     def _tool(self, call: ToolCall, call_id: str, t: int, context: Context) -> int:
         """A tool call; a sub-agent's run nests under it."""
@@ -209,7 +284,7 @@ class _RunWriter:
         named = self.convention.tool(self.run.agent, self.turn, call, call_id)
         span = w.span(self.tracer, named, SpanKind.INTERNAL, t, context)
         if call.delegate is not None:
-            sub = _RunWriter(w, self.tracer, call.delegate, self.turn)
+            sub = _RunWriter(w, self.telemetry, call.delegate, self.turn)
             end, _ = sub.write(t + w.ms(1), trace.set_span_in_context(span))
         else:
             end = t + w.ms(call.latency_ms)

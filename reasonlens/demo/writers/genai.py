@@ -9,13 +9,23 @@ Python instrumentations send them today.
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 from reasonlens.demo.models import Usage
 from reasonlens.demo.script import Agent, Failure, Run, ToolCall
-from reasonlens.demo.writers.flow import Attributes, Message, ModelCall, Turn
+from reasonlens.demo.writers.flow import (
+    Attributes,
+    Message,
+    ModelCall,
+    ModelEvents,
+    Scope,
+    Turn,
+)
 
 
 class GenAI:
+    client_scope: ClassVar[Scope | None] = None  # model calls: the run's scope, content on spans
+
     def agent(self, run: Run, turn: Turn, request: Message) -> tuple[str, Attributes]:
         agent = run.agent
         return f"invoke_agent {agent.name}", {
@@ -86,6 +96,9 @@ class GenAI:
         if spent.reasoning:
             attributes["gen_ai.usage.reasoning.output_tokens"] = spent.reasoning
         return f"chat {model.request}", attributes
+
+    def model_events(self, call: ModelCall) -> ModelEvents:
+        return (), ()  # content rides on the span
 
     def tool(
         self, agent: Agent, turn: Turn, call: ToolCall, call_id: str

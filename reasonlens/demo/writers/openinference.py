@@ -9,11 +9,18 @@ the resource's ``service.version``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from reasonlens.demo.models import Usage
 from reasonlens.demo.script import Agent, Failure, Run, ToolCall
-from reasonlens.demo.writers.flow import Attributes, Message, ModelCall, Turn
+from reasonlens.demo.writers.flow import (
+    Attributes,
+    Message,
+    ModelCall,
+    ModelEvents,
+    Scope,
+    Turn,
+)
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -22,6 +29,8 @@ PROVIDERS = {"gcp.vertex_ai": ("google", "vertexai"), "openai": ("openai", "open
 
 
 class OpenInference:
+    client_scope: ClassVar[Scope | None] = None  # model calls: the run's scope, content on spans
+
     def agent(self, run: Run, turn: Turn, request: Message) -> tuple[str, Attributes]:
         return run.agent.name, {
             "openinference.span.kind": "AGENT",
@@ -66,6 +75,9 @@ class OpenInference:
             if call.spent.cache_read:
                 attributes["llm.token_count.prompt_details.cache_read"] = call.spent.cache_read
         return "ChatVertexAI", attributes
+
+    def model_events(self, call: ModelCall) -> ModelEvents:
+        return (), ()  # content rides on the span
 
     def tool(
         self, agent: Agent, turn: Turn, call: ToolCall, call_id: str
