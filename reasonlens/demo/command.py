@@ -63,12 +63,14 @@ def run_demo(*, traces: int, seed: int, port: int, db: str | None, serve: bool) 
             with serving(settings) as server:
                 if not _load(server.url, url, traces, seed):
                     return 1
+                if not serve:
+                    _say(f"loaded; browse it with: reasonlens serve --db {database.display(url)}")
+                    return 0
                 _say(f"browse {server.url}/api/traces (the dashboard comes in a later release)")
                 for query in EXAMPLES:
                     typer.echo(f"  {server.url}/api/traces?{query}")
-                if serve:
-                    _say(f"serving {server.url} (OTLP at /v1/traces and /v1/logs) until Ctrl-C")
-                    server.wait()
+                _say(f"serving {server.url} (OTLP at /v1/traces and /v1/logs) until Ctrl-C")
+                server.wait()
         except ServerError as error:
             _say(f"{error} (is port {port} in use? try --port)", err=True)
             return 1
