@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 import migrations
 from collector.otlp_grpc import GrpcReceiver
@@ -20,7 +21,11 @@ from collector.service import IngestService
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
+from web import errors
 from web.api import router as api_router
+from web.headers import SecurityHeaders
+from web.pages import router as pages_router
+from web.templating import STATIC_DIR
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -85,4 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(otlp_router)
     app.include_router(api_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    errors.install(app)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -54,3 +54,8 @@ def project_name_problem(name: object) -> str | None:
     if len(name) > MAX_PROJECT_NAME:
         return f"a project name must be at most {MAX_PROJECT_NAME} characters"
     return None
+
+
+def project_names(connection: Connection) -> list[str]:
+    """Every project, by name: the dashboard's project picker."""
+    return list(connection.execute(sa.select(Project.name).order_by(Project.name)).scalars())

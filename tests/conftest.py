@@ -11,6 +11,9 @@ import pytest
 from tests.databases import BACKEND, fresh_database
 from tests.server import Server
 
+# Real-browser fixtures (headless Chromium): ``browser`` and ``watched``.
+pytest_plugins = ["tests.browser"]
+
 
 def pytest_report_header() -> str:
     return f"reasonlens test database backend: {BACKEND}"

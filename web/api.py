@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
 from store.queries import InvalidCursor, SortKey, TraceFilter, get_trace, list_traces
 from store.vocabulary import Status
+from web.deps import DbSession
 from web.params import BadParameter, time_ns
 from web.schemas import TraceDetailOut, TraceList
 from web.serialize import log_json, span_json, trace_json
@@ -22,14 +21,6 @@ from web.tree import tree_json
 router = APIRouter()
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
-
-
-def db_session(request: Request) -> Iterator[Session]:
-    with Session(request.state.engine) as session:
-        yield session
-
-
-DbSession = Annotated[Session, Depends(db_session)]
 
 
 @router.get("/api/traces", response_model=TraceList)

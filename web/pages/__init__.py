@@ -1,0 +1,18 @@
+"""The dashboard's pages, one module per page, each with its own router.
+
+overview   /                    per-project health over time, by agent and version
+traces     /traces              the filterable, sortable trace table
+trace      /traces/{trace_id}   one trace: waterfall, span details, reasoning chain
+sessions   /sessions            traces grouped by conversation
+compare    /compare             two cohorts side by side
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from web.pages import compare, overview, sessions, trace, traces
+
+router = APIRouter(include_in_schema=False)
+for page in (overview, traces, trace, sessions, compare):
+    router.include_router(page.router)

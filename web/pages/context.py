@@ -1,0 +1,33 @@
+"""What every dashboard page needs: the project it shows and the projects to pick from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import HTTPException
+from sqlalchemy.orm import Session
+
+from store.models import DEFAULT_PROJECT
+from store.projects import project_names
+
+
+@dataclass(frozen=True, slots=True)
+class PageProject:
+    name: str | None  # None when nothing has been stored yet
+    choices: list[str]
+
+
+def page_project(session: Session, requested: str | None) -> PageProject:
+    """The ``?project=`` asked for; else ``default``; else the first project there is.
+
+    An unknown project is a 404 page, so a mistyped link says so instead of showing an
+    empty dashboard.
+    """
+    names = project_names(session.connection())
+    if requested is not None:
+        if requested not in names:
+            raise HTTPException(404, f"no project named {requested!r}")
+        return PageProject(requested, names)
+    if DEFAULT_PROJECT in names:
+        return PageProject(DEFAULT_PROJECT, names)
+    return PageProject(names[0] if names else None, names)

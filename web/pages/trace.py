@@ -1,0 +1,7 @@
+"""Placeholder: the trace page is being built."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
