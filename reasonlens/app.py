@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 import migrations
 from collector.otlp_grpc import GrpcReceiver
@@ -94,4 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
     app.add_middleware(SecurityHeaders)
+    # A 5,000-span trace page is ~1.8 MB of HTML and ~120 KB gzipped. OTLP bodies are
+    # unaffected (their responses are tiny, below the minimum size).
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
     return app

@@ -21,6 +21,13 @@ from store.vocabulary import USAGE_KINDS, SpanKind, Status
 spans = Span.__table__
 traces = Trace.__table__
 
+# A trace is *escalated* when one of its tool calls is named like a hand-over to a
+# person: escalate_to_human, handoff_to_agent_desk, ask_human, request_human_review...
+# (LIKE patterns on the lower-cased tool name, or the span name when the call names no
+# tool). Counted in the rollup so that escalation rates are a column sum, not a span
+# search. Revision 0004 backfilled stored traces with the same patterns.
+ESCALATION_TOOL_PATTERNS = ("%escalat%", "%handoff%", "%hand_off%", "%human%")
+
 
 def refresh_rollups(connection: Connection, project_id: int, trace_ids: Collection[str]) -> None:
     if not trace_ids:
@@ -54,6 +61,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             s.user_id,
             s.environment,
             s.trace_name,
+            s.name,
+            s.tool_name,
             s.input_tokens,
             s.output_tokens,
             s.reasoning_tokens,
@@ -74,6 +83,12 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
     def count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
+    called = sa.func.lower(sa.func.coalesce(t.tool_name, t.name))
+    escalation = sa.and_(
+        t.kind == SpanKind.TOOL.value,
+        sa.or_(*(called.like(pattern) for pattern in ESCALATION_TOOL_PATTERNS)),
+    )
+
     key = (t.project_id, t.trace_id)
     aggregate = (
         sa.select(
@@ -82,6 +97,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             count_where(t.kind == SpanKind.LLM.value).label("llm_call_count"),
             count_where(t.kind == SpanKind.TOOL.value).label("tool_call_count"),
             count_where(t.status == Status.ERROR.value).label("error_count"),
+            # A comparison, so a boolean on PostgreSQL and 0/1 on SQLite.
+            (count_where(escalation) > 0).label("escalated"),
             usage_sum(t.input_tokens).label("input_tokens"),
             usage_sum(t.output_tokens).label("output_tokens"),
             usage_sum(t.reasoning_tokens).label("reasoning_tokens"),
@@ -165,6 +182,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
                 else_=Status.OK.value,
             ).label("status"),
             a.error_count,
+            a.escalated,
             a.span_count,
             a.llm_call_count,
             a.tool_call_count,

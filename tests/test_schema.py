@@ -18,10 +18,11 @@ import migrations
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
+from store import analytics
 from store.batch import SpanRow, make_batch
 from store.engine import create_engine
-from store.models import Base, Span
-from store.queries import SortKey, TraceFilter, traces_query
+from store.models import Base, Span, Trace
+from store.queries import SortKey, TraceFilter, filter_conditions, traces_query
 from store.vocabulary import SpanKind, Status
 from store.write import write_spans
 from tests.databases import fresh_database
@@ -81,9 +82,10 @@ def test_cli_db_upgrade(fresh_db: str) -> None:
 
 QUERIES = {
     "project": (TraceFilter(project="p1"), "ix_traces_project_id_start_time_ns"),
+    # The analytics index (revision 0004) leads with the agent filter's columns.
     "agent+version": (
         TraceFilter(project="p1", agent="agent-3", agent_version="v2"),
-        "ix_traces_project_id_agent_name_agent_version_start_time_ns",
+        "ix_traces_analytics",
     ),
     "status": (TraceFilter(project="p1", status=Status.ERROR), "ix_traces_project_id_status"),
     "session": (TraceFilter(project="p1", session_id="s-17"), "ix_traces_project_id_session_id"),
@@ -155,7 +157,8 @@ def planned_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
 
 def query_plan(engine: sa.Engine, statement: sa.Executable, *, force_index: bool = False) -> str:
     """The plan; ``force_index`` shows whether an index *can* serve on a small table."""
-    compiled = statement.compile(engine)
+    # render_postcompile: IN lists as plain parameters, which EXPLAIN can be given.
+    compiled = statement.compile(engine, compile_kwargs={"render_postcompile": True})
     with engine.connect() as connection:
         if force_index and engine.dialect.name == "postgresql":
             connection.exec_driver_sql("SET enable_seqscan = off")
@@ -186,10 +189,57 @@ def test_model_filter_reads_spans_by_index(planned_db: sa.Engine) -> None:
     # plan at 1,000,000 spans. Here: the partial model index can serve the filter.
     statement = traces_query(TraceFilter(project="p1", model="model-3"))
     plan = query_plan(planned_db, statement, force_index=True)
-    assert "ix_spans_project_id_model" in plan or SPAN_KEY in plan, plan
+    model_indexes = ("ix_spans_project_id_model", "ix_spans_model_calls", SPAN_KEY)
+    assert any(index in plan for index in model_indexes), plan
     assert "SCAN spans" not in plan and "Seq Scan on spans" not in plan, plan
 
 
 def test_trace_detail_uses_the_span_key(planned_db: sa.Engine) -> None:
     statement = sa.select(Span).where(Span.project_id == 1, Span.trace_id == "ab" * 16)
     assert SPAN_KEY in query_plan(planned_db, statement)
+
+
+def _analytics_statements() -> dict[str, tuple[sa.Executable, str]]:
+    """The dashboard's aggregates (store/analytics.py) and the index each must read."""
+    window = analytics.window_between(1_700_000_000_000_000_000, 1_700_000_100_000_000_000)
+    group = analytics._group_conditions(1, "agent-3", "v0", window)
+    cohort = filter_conditions(TraceFilter(project="p1", agent="agent-3", agent_version="v0"))
+    bounds = {f"{edge}_{i}": value for i, pair in enumerate(window.bucket_bounds())
+              for edge, value in zip(("low", "high"), pair, strict=True)}  # fmt: skip
+    union = analytics._bucket_union(window.buckets, True, True).params(
+        project_id=1, agent="agent-3", version="v0", **bounds
+    )
+    return {
+        "buckets of an agent version": (union, "ix_traces_analytics"),
+        "durations of an agent version": (
+            sa.select(analytics._bucket_index(window), Trace.duration_ns).where(*group),
+            "ix_traces_analytics",
+        ),
+        "agent versions": (
+            sa.select(Trace.agent_name, Trace.agent_version)
+            .where(Trace.project_id == 1)
+            .distinct(),
+            "ix_traces_analytics",
+        ),
+        "tool mix": (analytics._mix_query(cohort, Span.tool_name, analytics._TOOL_CALLS),
+                     "ix_spans_tool_calls"),
+        "model mix": (analytics._mix_query(cohort, Span.model, analytics._MODEL_CALLS),
+                      "ix_spans_model_calls"),
+        "failed tool calls": (analytics.failed_calls_query(1, window, 10),
+                              "ix_spans_failed_tool_calls"),
+        "calls of failing tools": (analytics.tool_calls_query(1, window, ["a", "b", None]),
+                                   "ix_spans_tool_name_start_time_ns"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(_analytics_statements()))
+def test_analytics_read_only_their_indexes(planned_db: sa.Engine, name: str) -> None:
+    """Each aggregate reads its index and never a table's rows (SQLite: COVERING)."""
+    statement, index = _analytics_statements()[name]
+    if name == "agent versions" and planned_db.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL hash-aggregates the window instead (store.analytics._slices)")
+    plan = query_plan(planned_db, statement, force_index=True)
+    assert index in plan, plan
+    if planned_db.dialect.name == "sqlite":
+        assert f"COVERING INDEX {index}" in plan, plan
+    assert "SCAN spans" not in plan and "Seq Scan on spans" not in plan, plan

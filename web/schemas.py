@@ -39,6 +39,9 @@ class TraceOut(BaseModel):
     cache_read_tokens: int
     cache_write_tokens: int
     cost_usd: float | None = Field(description="Reported cost; null when no span reported one.")
+    escalated: bool = Field(
+        description="A tool call handed the trace to a person (escalate/handoff/human)."
+    )
     input: str | None = Field(description="The root span's input text.")
     output: str | None = Field(description="The root span's output text.")
 

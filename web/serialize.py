@@ -46,6 +46,7 @@ def trace_json(trace: Trace, project: str) -> dict[str, Any]:
         "cache_read_tokens": trace.cache_read_tokens,
         "cache_write_tokens": trace.cache_write_tokens,
         "cost_usd": trace.cost_usd,
+        "escalated": trace.escalated,
         "input": trace.input,
         "output": trace.output,
     }

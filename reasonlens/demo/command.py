@@ -33,9 +33,11 @@ LOG_EXPORTERS = 1  # a fraction of the spans' volume: one keeps up
 # Queries that show the scenario: the drifting version, failures, the slowest (waiting on
 # a human approval).
 EXAMPLES = (
-    "agent=support&agent_version=1.5&sort=tokens",
-    "status=error",
-    "agent=checkout&sort=duration",
+    "/traces?agent=support&agent_version=1.5&sort=tokens",
+    "/traces?status=error",
+    "/traces?agent=checkout&sort=duration",
+    "/compare?a.agent=support&a.agent_version=1.4&b.agent=support&b.agent_version=1.5",
+    "/sessions",
 )
 
 
@@ -66,9 +68,9 @@ def run_demo(*, traces: int, seed: int, port: int, db: str | None, serve: bool) 
                 if not serve:
                     _say(f"loaded; browse it with: reasonlens serve --db {database.display(url)}")
                     return 0
-                _say(f"browse {server.url}/api/traces (the dashboard comes in a later release)")
-                for query in EXAMPLES:
-                    typer.echo(f"  {server.url}/api/traces?{query}")
+                _say(f"dashboard at {server.url}/ ; a few places to start:")
+                for path in EXAMPLES:
+                    typer.echo(f"  {server.url}{path}")
                 _say(f"serving {server.url} (OTLP at /v1/traces and /v1/logs) until Ctrl-C")
                 server.wait()
         except ServerError as error:

@@ -1,7 +1,426 @@
-"""Placeholder: the compare page is being built."""
+"""``GET /compare``: two cohorts of traces side by side, with deltas and distributions.
+
+A cohort is a trace filter with ``/api/traces``' names, prefixed ``a.`` or ``b.``::
+
+    /compare?project=default&a.agent=support&a.agent_version=1.4
+                            &b.agent=support&b.agent_version=1.5
+
+so a comparison is a URL to share: two versions, two time windows
+(``a.since=…&a.until=…``), a model against another, anything ``/traces`` can select.
+A saved filter is any ``/traces`` URL or query string: pasted into ``a.from`` (or
+``b.from``) it becomes that cohort's filters, and the page redirects to the expanded,
+canonical URL (sort, order, limit and cursor are dropped: they do not change which
+traces are selected). ``project`` is the page's project and each cohort's default.
+
+Every number links to ``/traces`` with its cohort's filter (plus ``status``, ``sort`` or
+``model`` where the number is about those), so the traces behind it are one click away.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
+from markupsafe import Markup
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from store.analytics import Cohort, MixRow, cohorts, histogram, latest_start_ns
+from store.projects import project_id
+from store.queries import TraceFilter, filter_choices
+from web import charts
+from web.deps import DbSession
+from web.filters import TraceFilterParams, trace_selection
+from web.pages.context import PageProject, page_project
+from web.pages.overview import HOUR_NS, iso_time, version_key
+from web.params import BadParameter
+from web.templating import fmt_int, fmt_ms, fmt_usd, query_string, render
 
 router = APIRouter()
+
+SIDES = ("a", "b")
+# A cohort selects traces; how /traces sorts or pages them is not part of it.
+NOT_FILTERS = frozenset({"sort", "order", "limit", "cursor"})
+FILTERS = tuple(name for name in TraceFilterParams.model_fields if name not in NOT_FILTERS)
+PASTE = "from"
+
+
+@dataclass(frozen=True, slots=True)
+class CohortQuery:
+    """One side's filter: ``params`` in ``/traces`` names (project included), as given."""
+
+    side: str
+    params: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        """What a person calls this cohort: "support 1.5", else its filters."""
+        shown = {k: v for k, v in self.params.items() if k != "project"}
+        agent, version = shown.pop("agent", None), shown.pop("agent_version", None)
+        words = [w for w in (agent, version) if w is not None]
+        words += [f"{key}={value}" for key, value in shown.items()]
+        return " ".join(words) or "all traces"
+
+    def traces_link(self, **extra: Any) -> str:
+        return "/traces" + query_string(self.params, **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class CompareView:
+    """What ``compare.html`` shows: the form, and the comparison once both sides are set."""
+
+    form: dict[str, str]  # the a.* / b.* fields as given, to refill the form
+    cohorts: tuple[CohortQuery, CohortQuery] | None = None
+    result: Comparison | None = None
+    suggestions: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
+    agents: list[str] = field(default_factory=list)  # datalist suggestions
+    versions: list[str] = field(default_factory=list)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, session: DbSession) -> Response:
+    query = list(request.query_params.multi_items())
+    chosen = page_project(session, request.query_params.get("project"))
+    canonical = _canonical(query, chosen)
+    if canonical is not None:
+        return RedirectResponse("/compare" + query_string(canonical), status_code=303)
+    form = {key: value for key, value in query if key != "project"}
+    view = CompareView(form)
+    pid = project_id(session.connection(), chosen.name) if chosen.name else None
+    if pid is not None:
+        choices = filter_choices(session, pid)  # one index seek per distinct value
+        view = CompareView(
+            form,
+            suggestions=_suggestions(session, chosen, pid, choices.versions),
+            agents=choices.agents,
+            versions=sorted({version for _, version in choices.versions}, key=version_key),
+        )
+        if form:
+            sides = _cohorts(form, chosen)
+            figures = cohorts(session, *(_selection(session, side) for side in sides))
+            view = CompareView(
+                form,
+                cohorts=sides,
+                result=comparison(*figures, (sides[0].label, sides[1].label)),
+                suggestions=view.suggestions,
+                agents=view.agents,
+                versions=view.versions,
+            )
+    return render(request, "compare.html", {"project": chosen, "view": view})
+
+
+def _canonical(query: list[tuple[str, str]], project: PageProject) -> dict[str, str] | None:
+    """The URL to redirect to when the query is not in canonical form (a pasted filter
+    to expand, blank form fields to drop); None when it is."""
+    pasted = {key for key, _ in query if key.endswith(f".{PASTE}")}
+    blank = any(value.strip() == "" for _, value in query)
+    if not pasted and not blank:
+        return None
+    result: dict[str, str] = {}
+    for key, value in query:
+        if value.strip() == "" or key in pasted:
+            continue
+        result[key] = value
+    for key, value in query:
+        if key in pasted and value.strip():
+            side = key.split(".", 1)[0]
+            for name, given in _parse_pasted(key, value).items():
+                result.setdefault(f"{side}.{name}", given)  # a field typed beside it wins
+    if project.name is not None:
+        result.setdefault("project", project.name)
+    for side in SIDES:  # a cohort's project is the page's unless it says otherwise
+        if result.get(f"{side}.project") == result.get("project"):
+            del result[f"{side}.project"]
+    return result
+
+
+def _parse_pasted(key: str, text: str) -> dict[str, str]:
+    """A ``/traces`` URL, or just its query string, as filters."""
+    text = text.strip()
+    query = urlsplit(text).query if ("?" in text or "://" in text) else text.lstrip("?")
+    parsed = {}
+    for name, value in parse_qsl(query, keep_blank_values=False):
+        if name in NOT_FILTERS:
+            continue
+        if name not in FILTERS:
+            raise HTTPException(400, f"{key}: {name!r} is not a /traces filter")
+        parsed[name] = value
+    return parsed
+
+
+def _cohorts(form: dict[str, str], project: PageProject) -> tuple[CohortQuery, CohortQuery]:
+    """Both sides' filters, checked as ``/api/traces`` checks them (a bad one: 400)."""
+    params: dict[str, dict[str, str]] = {side: {} for side in SIDES}
+    for key, value in form.items():
+        side, _, name = key.partition(".")
+        if side not in SIDES or name not in FILTERS:
+            raise HTTPException(
+                400, f"{key}: not a comparison parameter (a.<filter> or b.<filter>)"
+            )
+        params[side][name] = value
+    result = []
+    for side in SIDES:
+        given = {"project": project.name or "", **params[side]}
+        _check(side, given)
+        result.append(CohortQuery(side, given))
+    return result[0], result[1]
+
+
+def _check(side: str, params: dict[str, str]) -> None:
+    try:
+        trace_selection(TraceFilterParams.model_validate(params))
+    except ValidationError as error:
+        problem = error.errors()[0]
+        name = str(problem["loc"][0]) if problem["loc"] else "query"
+        raise HTTPException(400, f"{side}.{name}: {problem['msg']}") from None
+    except BadParameter as error:
+        raise HTTPException(400, f"{side}.{error}") from None
+
+
+def _selection(session: Session, side: CohortQuery) -> TraceFilter:
+    """The store's filter for a checked side; a project that does not exist is a 400."""
+    project = side.params["project"]
+    if project_id(session.connection(), project) is None:
+        raise HTTPException(400, f"{side.side}.project: no project named {project!r}")
+    return trace_selection(TraceFilterParams.model_validate(side.params)).filter
+
+
+def _suggestions(
+    session: Session, project: PageProject, pid: int, versions: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Comparisons worth one click: each agent's consecutive versions, and the last day
+    of data against the day before."""
+    suggestions = []
+    by_agent: dict[str, list[str]] = {}
+    for agent, version in versions:
+        by_agent.setdefault(agent, []).append(version)
+    for agent, found in sorted(by_agent.items()):
+        ordered = sorted(found, key=version_key)
+        for before, after in itertools.pairwise(ordered):
+            link = {"project": project.name, "a.agent": agent, "a.agent_version": before,
+                    "b.agent": agent, "b.agent_version": after}  # fmt: skip
+            suggestions.append((f"{agent} {before} vs {after}", "/compare" + query_string(link)))
+    latest = latest_start_ns(session, pid)
+    if latest is not None:
+        end = (latest // HOUR_NS + 1) * HOUR_NS
+        day = 24 * HOUR_NS
+        link = {
+            "project": project.name,
+            "a.since": iso_time(end - 2 * day),
+            "a.until": iso_time(end - day - 1000),
+            "b.since": iso_time(end - day),
+            "b.until": iso_time(end - 1000),
+        }
+        suggestions.append(
+            ("the last 24 hours of data vs the 24 before", "/compare" + query_string(link))
+        )
+    return suggestions
+
+
+# The comparison ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One row of the comparison: a figure for A and B, and what B minus A means."""
+
+    label: str
+    a: float | None
+    b: float | None
+    unit: str  # how to show it: count, rate, usd, ms, number
+    better: str | None  # "lower" or "higher" when a change is good or bad
+    link: dict[str, str]  # what to add to the cohort's /traces filter
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+    @property
+    def relative(self) -> float | None:
+        delta = self.delta
+        return None if delta is None or not self.a else delta / abs(self.a)
+
+    @property
+    def verdict(self) -> str:
+        """better, worse or same (a change under 1% is the same), from B's side."""
+        relative, delta = self.relative, self.delta
+        if delta is None or self.better is None:
+            return "neutral"
+        if delta == 0 or (relative is not None and abs(relative) < 0.01):
+            return "same"
+        up_is_good = self.better == "higher"
+        return "better" if (delta > 0) == up_is_good else "worse"
+
+    def show(self, value: float | None) -> str:
+        return _format(self.unit, value)
+
+    @property
+    def delta_text(self) -> str:
+        delta = self.delta
+        if delta is None:
+            return "\u2013"
+        sign = "+" if delta > 0 else "\u2212" if delta < 0 else "\u00b1"
+        if self.unit == "rate":
+            return f"{sign}{abs(delta) * 100:.1f} pp"
+        return sign + _format(self.unit, abs(delta))
+
+    @property
+    def relative_text(self) -> str:
+        relative = self.relative
+        return "" if relative is None else f"{relative * 100:+.0f}%".replace("-", "\u2212")
+
+
+def _format(unit: str, value: float | None) -> str:
+    if value is None:
+        return "\u2013"
+    match unit:
+        case "rate":
+            return f"{value * 100:.1f}%"
+        case "usd":
+            return fmt_usd(value)
+        case "ms":
+            return fmt_ms(value)
+        case "count":
+            return fmt_int(value)
+        case _:
+            return f"{value:,.1f}"
+
+
+@dataclass(frozen=True, slots=True)
+class MixLine:
+    """One tool or model: its calls in each cohort, per trace and as a share of all."""
+
+    name: str | None
+    a: MixRow | None
+    b: MixRow | None
+    a_share: float
+    b_share: float
+    a_per_trace: float | None
+    b_per_trace: float | None
+
+    @property
+    def delta_share(self) -> float:
+        return self.b_share - self.a_share
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    a: Cohort
+    b: Cohort
+    metrics: list[Metric]
+    tools: list[MixLine]
+    models: list[MixLine]
+    charts: dict[str, Markup]
+
+
+def comparison(a: Cohort, b: Cohort, labels: tuple[str, str]) -> Comparison:
+    sa_, sb = a.stats, b.stats
+
+    def metric(label: str, attribute: str, unit: str, better: str | None, **link: str) -> Metric:
+        return Metric(label, getattr(sa_, attribute), getattr(sb, attribute), unit, better, link)
+
+    metrics = [
+        metric("Traces", "traces", "count", None),
+        metric("Success rate", "success_rate", "rate", "higher", status="ok"),
+        metric("Error rate", "error_rate", "rate", "lower", status="error"),
+        metric("Escalation rate", "escalation_rate", "rate", "lower"),
+        metric("Cost per trace", "cost_per_trace", "usd", "lower", sort="cost"),
+        metric("Cost per successful trace", "cost_per_success", "usd", "lower", status="ok",
+               sort="cost"),
+        metric("Total cost", "cost", "usd", None, sort="cost"),
+        metric("Tokens per trace", "tokens_per_trace", "count", "lower", sort="tokens"),
+        metric("Latency p50", "p50_ms", "ms", "lower", sort="duration"),
+        metric("Latency p95", "p95_ms", "ms", "lower", sort="duration"),
+        metric("Steps per trace (LLM + tool calls)", "steps_per_trace", "number", "lower",
+               sort="spans"),
+        metric("LLM calls per trace", "llm_calls_per_trace", "number", None, sort="spans"),
+        metric("Tool calls per trace", "tool_calls_per_trace", "number", None, sort="spans"),
+    ]  # fmt: skip
+    tools = _mix_lines(a.tools, b.tools, sa_.traces, sb.traces)
+    models = _mix_lines(a.models, b.models, sa_.traces, sb.traces)
+    return Comparison(a, b, metrics, tools, models, _charts(a, b, tools, labels))
+
+
+def _mix_lines(a: list[MixRow], b: list[MixRow], a_traces: int, b_traces: int) -> list[MixLine]:
+    a_by, b_by = {row.name: row for row in a}, {row.name: row for row in b}
+    a_total, b_total = sum(row.calls for row in a), sum(row.calls for row in b)
+    names = sorted(
+        a_by.keys() | b_by.keys(),
+        key=lambda n: (-(_calls(a_by.get(n)) + _calls(b_by.get(n))), n or ""),
+    )
+    return [
+        MixLine(
+            name,
+            a_by.get(name),
+            b_by.get(name),
+            _calls(a_by.get(name)) / a_total if a_total else 0.0,
+            _calls(b_by.get(name)) / b_total if b_total else 0.0,
+            _calls(a_by.get(name)) / a_traces if a_traces else None,
+            _calls(b_by.get(name)) / b_traces if b_traces else None,
+        )
+        for name in names
+    ]
+
+
+def _calls(row: MixRow | None) -> int:
+    return 0 if row is None else row.calls
+
+
+DISTRIBUTIONS = (
+    ("latency", "Latency (share of traces)", "duration_ms", fmt_ms),
+    ("tokens", "Tokens per trace (share of traces)", "tokens", fmt_int),
+    ("cost", "Cost per trace (share of priced traces)", "cost_usd", fmt_usd),
+    ("steps", "Steps per trace (share of traces)", "steps", fmt_int),
+)
+TOP_TOOLS = 10
+
+
+def _charts(
+    a: Cohort, b: Cohort, tools: list[MixLine], labels: tuple[str, str]
+) -> dict[str, Markup]:
+    """Histograms of both cohorts in shared bins, and their tool calls per trace."""
+    names = (f"A: {labels[0]}", f"B: {labels[1]}")
+    rendered = {}
+    for key, title, attribute, show in DISTRIBUTIONS:
+        bins = histogram(getattr(a.values, attribute), getattr(b.values, attribute))
+        if bins is None:
+            continue
+        ticks = _bin_labels(bins.edges, show)
+        series = [(names[0], [100 * v for v in bins.a]), (names[1], [100 * v for v in bins.b])]
+        rendered[key] = charts.bars(title, ticks, series, formatter=_percent)
+    shown = tools[:TOP_TOOLS]
+    if shown:
+        series = [
+            (names[0], [line.a_per_trace for line in shown]),
+            (names[1], [line.b_per_trace for line in shown]),
+        ]
+        ticks = [line.name or "(unnamed)" for line in shown]
+        rendered["tools"] = charts.bars("Tool calls per trace", ticks, series, formatter=_two)
+    return rendered
+
+
+def _bin_labels(edges: list[float], show: Any) -> list[str]:
+    """Bins as ranges: below the first edge, between two, and the last open-ended (it
+    holds the outliers)."""
+    last = len(edges) - 2
+    labels = []
+    for index, low in enumerate(edges[:-1]):
+        if index == last:
+            labels.append(f"{show(low)}+")
+        elif index == 0:
+            labels.append(f"< {show(edges[1])}")
+        else:
+            labels.append(f"{show(low)}\u2013{show(edges[index + 1])}")
+    return labels
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def _two(value: float) -> str:
+    return f"{value:.2f}"

@@ -1,7 +1,121 @@
-"""Placeholder: the sessions page is being built."""
+"""``GET /sessions`` and ``GET /sessions/{session_id}``: traces grouped by conversation.
+
+The list shows each session's totals, the most recently active first; a session's page
+reads as the conversation did, each trace's input and output turn by turn, with links
+to the trace pages. Both page with keyset cursors (``store/sessions.py``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import HTMLResponse
+
+from store.models import Trace
+from store.projects import project_id
+from store.queries import InvalidCursor
+from store.sessions import (
+    SessionSummary,
+    list_sessions,
+    session_summary,
+    session_traces,
+)
+from web.deps import DbSession
+from web.pages.context import PageProject, page_project
+from web.templating import query_string, render
 
 router = APIRouter()
+
+PAGE_SESSIONS = 50
+PAGE_TURNS = 100
+
+
+def session_link(project: str, session_id: str) -> str:
+    """A session's page; the id is percent-encoded whole, since any text can be an id."""
+    return f"/sessions/{quote(session_id, safe='')}{query_string({'project': project})}"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsView:
+    """What ``sessions.html`` shows."""
+
+    sessions: Sequence[SessionSummary]
+    next_link: str | None
+    first_link: str | None  # shown past the first page
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What ``sessions_detail.html`` shows: one conversation, a page of its turns."""
+
+    summary: SessionSummary
+    traces: Sequence[Trace]
+    first_turn: int
+    next_link: str | None
+    first_link: str | None
+    traces_link: str  # the same traces in the trace table
+
+
+@router.get("/sessions", response_class=HTMLResponse)
+def sessions_page(
+    request: Request,
+    session: DbSession,
+    project: str | None = Query(None),
+    cursor: str | None = Query(None),
+) -> HTMLResponse:
+    chosen = page_project(session, project or None)
+    found = project_id(session.connection(), chosen.name) if chosen.name else None
+    if found is None:
+        view = SessionsView([], None, None)
+        return _render(request, "sessions.html", chosen, view)
+    try:
+        page = list_sessions(session, found, limit=PAGE_SESSIONS, cursor=cursor or None)
+    except InvalidCursor as error:
+        raise HTTPException(400, f"cursor: {error}") from None
+    base = {"project": chosen.name}
+    view = SessionsView(
+        page.sessions,
+        next_link=query_string(base, cursor=page.next_cursor) if page.next_cursor else None,
+        first_link=query_string(base) if cursor else None,
+    )
+    return _render(request, "sessions.html", chosen, view)
+
+
+@router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
+def session_page(
+    request: Request,
+    session: DbSession,
+    session_id: str,
+    project: str | None = Query(None),
+    cursor: str | None = Query(None),
+) -> HTMLResponse:
+    chosen = page_project(session, project or None)
+    found = project_id(session.connection(), chosen.name) if chosen.name else None
+    summary = None if found is None else session_summary(session, found, session_id)
+    if summary is None or found is None or chosen.name is None:
+        raise HTTPException(404, f"no session {session_id!r} in project {chosen.name!r}")
+    try:
+        page = session_traces(session, found, session_id, limit=PAGE_TURNS, cursor=cursor or None)
+    except InvalidCursor as error:
+        raise HTTPException(400, f"cursor: {error}") from None
+    here = session_link(chosen.name, session_id)
+    view = SessionView(
+        summary,
+        page.traces,
+        page.first_turn,
+        next_link=f"{here}&cursor={quote(page.next_cursor)}" if page.next_cursor else None,
+        first_link=here if cursor else None,
+        traces_link="/traces"
+        + query_string({"project": chosen.name, "session_id": session_id, "order": "asc"}),
+    )
+    return _render(request, "sessions_detail.html", chosen, view)
+
+
+def _render(
+    request: Request, template: str, project: PageProject, view: SessionsView | SessionView
+) -> HTMLResponse:
+    context = {"project": project, "view": view, "session_link": session_link}
+    return render(request, template, context)
