@@ -1,0 +1,236 @@
+"""Eval suites: the YAML a team writes, read into a typed definition or a precise error.
+
+One definition runs the same from the CLI, the API and the dashboard, so reading it
+lives here, apart from running it. A bad suite is refused whole with a message that
+names the line and the field (``checkout.yaml:7:5: evaluators[3].loops.max_repeats:
+Input should be greater than 0``): the CLI exits 2 with it, the API answers 400.
+
+A suite has a name, a trace selection (the filters of ``/api/traces``, with ``since``
+also taking an age such as ``24h``), evaluators (a bare name, or a one-key mapping of
+the name to its options) and thresholds per evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from store.vocabulary import Status
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be run, with where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Selection(_Strict):
+    """Which traces the suite scores: the filters of ``GET /api/traces``."""
+
+    project: str = "default"
+    service: str | None = None
+    agent: str | None = None
+    agent_version: str | None = None
+    model: str | None = None
+    status: Status | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    since: str | None = Field(None, description="ISO time, nanoseconds, or an age: 24h, 7d.")
+    until: str | None = None
+    min_cost: float | None = Field(None, ge=0)
+    max_cost: float | None = Field(None, ge=0)
+    min_duration_ms: float | None = Field(None, ge=0)
+    max_duration_ms: float | None = Field(None, ge=0)
+    q: str | None = None
+
+
+# Evaluator options, one model per evaluator: an unknown option is an error, not ignored.
+class NoOptions(_Strict):
+    pass
+
+
+class LoopsOptions(_Strict):
+    max_repeats: int = Field(3, ge=1, description="Identical tool calls allowed in a row.")
+
+
+class ToolPolicyOptions(_Strict):
+    require_approval: list[str] = Field(default_factory=list)
+    approval_tools: list[str] = Field(default_factory=list)
+    forbidden: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _approval_needs_a_step(self) -> ToolPolicyOptions:
+        if self.require_approval and not self.approval_tools:
+            raise ValueError("require_approval needs approval_tools: the step that approves")
+        return self
+
+
+class StepBudgetOptions(_Strict):
+    max_steps: int = Field(..., ge=1)
+
+
+class CostBudgetOptions(_Strict):
+    max_usd_per_trace: float = Field(..., gt=0)
+
+
+class LatencyOptions(_Strict):
+    max_ms: float = Field(..., gt=0)
+
+
+class ExpectedOutputOptions(_Strict):
+    dataset: str
+    match: Literal["exact", "normalized", "contains", "regex", "json_schema", "numeric"] = (
+        "normalized"
+    )
+    tolerance: float | None = Field(None, ge=0, description="For numeric matching.")
+
+
+class LlmJudgeOptions(_Strict):
+    endpoint: str = Field(..., pattern=r"^https?://")
+    model: str
+    rubric: str
+    concurrency: int = Field(4, ge=1, le=64)
+    api_key_env: str | None = Field(None, description="Environment variable with the key.")
+
+
+EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
+    "pii": NoOptions,
+    "prompt_injection": NoOptions,
+    "loops": LoopsOptions,
+    "tool_policy": ToolPolicyOptions,
+    "step_budget": StepBudgetOptions,
+    "cost_budget": CostBudgetOptions,
+    "latency": LatencyOptions,
+    "expected_output": ExpectedOutputOptions,
+    "llm_judge": LlmJudgeOptions,
+}
+
+
+class Threshold(_Strict):
+    pass_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_mean: float | None = None
+    min_mean: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatorSpec:
+    name: str
+    options: _Strict
+
+
+class _SuiteDocument(_Strict):
+    name: str = Field(..., min_length=1, max_length=200)
+    select: Selection = Field(default_factory=Selection)
+    evaluators: list[str | dict[str, dict[str, Any] | None]] = Field(..., min_length=1)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    schedule: str | None = Field(None, description="A cron expression (scheduled suites).")
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    name: str
+    select: Selection
+    evaluators: tuple[EvaluatorSpec, ...]
+    thresholds: dict[str, Threshold]
+    schedule: str | None
+    source: str  # the YAML as written, stored with each run
+
+
+def load_suite(text: str, source: str = "<suite>") -> Suite:
+    """Parse and validate a suite; :class:`SuiteError` names ``source:line:column``."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(error, "problem", None) or str(error)
+        raise SuiteError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(document, dict):
+        raise SuiteError(f"{source}: a suite is a mapping with name, select and evaluators")
+    try:
+        parsed = _SuiteDocument.model_validate(document)
+    except ValidationError as error:
+        raise SuiteError(_describe(error, root, source)) from None
+    evaluators = tuple(
+        _evaluator(entry, index, root, source) for index, entry in enumerate(parsed.evaluators)
+    )
+    names = [spec.name for spec in evaluators]
+    for name in parsed.thresholds:
+        if name not in names:
+            where = _where(root, ("thresholds", name), source)
+            raise SuiteError(f"{where}: thresholds.{name}: no evaluator {name!r} in this suite")
+    return Suite(parsed.name, parsed.select, evaluators, parsed.thresholds, parsed.schedule, text)
+
+
+def _evaluator(
+    entry: str | dict[str, dict[str, Any] | None], index: int, root: yaml.Node, source: str
+) -> EvaluatorSpec:
+    path: tuple[str | int, ...] = ("evaluators", index)
+    if isinstance(entry, str):
+        name, options = entry, {}
+    elif len(entry) == 1:
+        name, raw = next(iter(entry.items()))
+        options = raw or {}
+    else:
+        raise SuiteError(
+            f"{_where(root, path, source)}: evaluators[{index}]: one evaluator per item "
+            "(`- name` or `- name: {options}`)"
+        )
+    model = EVALUATOR_OPTIONS.get(name)
+    if model is None:
+        known = ", ".join(sorted(EVALUATOR_OPTIONS))
+        raise SuiteError(
+            f"{_where(root, path, source)}: evaluators[{index}]: unknown evaluator "
+            f"{name!r} (known: {known})"
+        )
+    try:
+        return EvaluatorSpec(name, model.model_validate(options))
+    except ValidationError as error:
+        option_path = (*path, name) if isinstance(entry, dict) else path
+        raise SuiteError(_describe(error, root, source, option_path)) from None
+
+
+def _describe(
+    error: ValidationError, root: yaml.Node, source: str, prefix: tuple[str | int, ...] = ()
+) -> str:
+    """The first problem, located: pydantic's path mapped back onto the YAML nodes. An
+    unknown key comes first: it is usually a typo that also explains a "missing" one."""
+    first = min(error.errors(), key=lambda problem: problem["type"] != "extra_forbidden")
+    path = (*prefix, *(part for part in first["loc"] if not _is_union_tag(part)))
+    dotted = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{_where(root, path, source)}: {dotted.lstrip('.')}: {message}"
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic names the union member it tried ("str", "dict[str,...]"): not a YAML key.
+    return isinstance(part, str) and (part in ("str", "function-after") or "[" in part)
+
+
+def _where(root: yaml.Node | None, path: tuple[str | int, ...], source: str) -> str:
+    """``source:line:column`` of the deepest node of ``path`` that exists."""
+    node = root
+    for part in path:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+    if node is None:
+        return source
+    return f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if key.value == part:
+                return value  # type: ignore[no-any-return]
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]  # type: ignore[no-any-return]
+    return None
