@@ -24,10 +24,11 @@ def to_json(value: Any) -> str:
 class JSONText(TypeDecorator[Any]):
     """A JSON document: TEXT on SQLite, JSONB on PostgreSQL.
 
-    Writes take JSON *text* (see :func:`to_json`) so that serialization happens once,
-    off the writer thread, where the spans are decoded; binding a str needs no bind
-    processor at all, which keeps the group-commit writer's per-row work minimal.
-    Reads return Python values on both databases.
+    The ingest path's bulk inserts bind JSON *text* through the driver (see
+    :func:`to_json`), so serialization happens once, off the writer thread, where the
+    spans are decoded, and no bind processor runs per row. ORM and Core statements
+    (eval runs, scores) bind Python values, serialized here. Reads return Python values
+    on both databases.
     """
 
     impl = sa.Text
@@ -37,6 +38,12 @@ class JSONText(TypeDecorator[Any]):
         if dialect.name == "postgresql":
             return dialect.type_descriptor(postgresql.JSONB())
         return dialect.type_descriptor(sa.Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        # PostgreSQL's JSONB type serializes on its own.
+        if value is None or dialect.name == "postgresql":
+            return value
+        return to_json(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         # PostgreSQL's driver has already parsed JSONB, and a JSON string document

@@ -1,9 +1,20 @@
 """The trace store's tables, one module per concept."""
 
 from store.models.base import Base
+from store.models.evals import EvalRun, EvalSuite, Score
 from store.models.log_record import LogRecord
 from store.models.project import DEFAULT_PROJECT, Project
 from store.models.span import Span
 from store.models.trace import Trace
 
-__all__ = ["DEFAULT_PROJECT", "Base", "LogRecord", "Project", "Span", "Trace"]
+__all__ = [
+    "DEFAULT_PROJECT",
+    "Base",
+    "EvalRun",
+    "EvalSuite",
+    "LogRecord",
+    "Project",
+    "Score",
+    "Span",
+    "Trace",
+]

@@ -1,0 +1,146 @@
+"""Writing and reading eval suites, runs and scores (``store/models/evals.py``).
+
+The runner (``evals/``) owns what a score means; this module only keeps them. Scores
+are written in bulk as a run goes, in the caller's transaction, so a run that dies
+leaves its scores so far and a run row marked ``running`` that says it never finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from store import dialect
+from store.models import EvalRun, EvalSuite, Score
+from store.projects import ensure_projects
+
+RUN_STATUSES = ("running", "passed", "failed", "error")
+SCORE_SOURCES = ("eval", "human", "agent")
+
+
+@dataclass(frozen=True, slots=True)
+class NewScore:
+    trace_id: str
+    evaluator: str
+    metric: str
+    value: float | None = None
+    label: str | None = None
+    passed: bool | None = None
+    explanation: str | None = None
+    span_id: str | None = None
+
+
+def save_suite(
+    connection: Connection, project: str, name: str, definition: str, schedule: str | None
+) -> int:
+    """Create the suite or replace its definition; its id either way."""
+    project_id = ensure_projects(connection, [project])[project]
+    now = datetime.now(UTC)
+    table = EvalSuite.__table__
+    statement = dialect.insert(connection, table).on_conflict_do_update(
+        index_elements=["project_id", "name"],
+        set_={"definition": definition, "schedule": schedule, "updated_at": now},
+    )
+    connection.execute(
+        statement,
+        {
+            "project_id": project_id,
+            "name": name,
+            "definition": definition,
+            "schedule": schedule,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return int(
+        connection.execute(
+            sa.select(EvalSuite.id).where(
+                EvalSuite.project_id == project_id, EvalSuite.name == name
+            )
+        ).scalar_one()
+    )
+
+
+def start_run(connection: Connection, suite_id: int, definition: str) -> int:
+    project_id = connection.execute(
+        sa.select(EvalSuite.project_id).where(EvalSuite.id == suite_id)
+    ).scalar_one()
+    return int(
+        connection.execute(
+            sa.insert(EvalRun)
+            .values(
+                project_id=project_id,
+                suite_id=suite_id,
+                status="running",
+                definition=definition,
+                started_at=datetime.now(UTC),
+            )
+            .returning(EvalRun.id)
+        ).scalar_one()
+    )
+
+
+def add_scores(
+    connection: Connection,
+    project_id: int,
+    scores: Sequence[NewScore],
+    run_id: int | None = None,
+    source: str = "eval",
+) -> int:
+    if source not in SCORE_SOURCES:
+        raise ValueError(f"score source must be one of {SCORE_SOURCES}, not {source!r}")
+    if not scores:
+        return 0
+    now = datetime.now(UTC)
+    connection.execute(
+        sa.insert(Score),
+        [
+            {
+                **asdict(score),
+                "project_id": project_id,
+                "run_id": run_id,
+                "source": source,
+                "created_at": now,
+            }
+            for score in scores
+        ],
+    )
+    return len(scores)
+
+
+def finish_run(
+    connection: Connection,
+    run_id: int,
+    status: str,
+    selection_size: int | None,
+    summary: dict[str, Any] | None,
+    error: str | None = None,
+) -> None:
+    if status not in RUN_STATUSES[1:]:
+        raise ValueError(f"a finished run is passed, failed or error, not {status!r}")
+    connection.execute(
+        sa.update(EvalRun)
+        .where(EvalRun.id == run_id)
+        .values(
+            status=status,
+            selection_size=selection_size,
+            summary=summary,
+            error=error,
+            finished_at=datetime.now(UTC),
+        )
+    )
+
+
+def run_scores(connection: Connection, run_id: int) -> list[Score]:
+    """The run's scores in a stable order: evaluator, trace, span, metric."""
+    rows = connection.execute(
+        sa.select(Score)
+        .where(Score.run_id == run_id)
+        .order_by(Score.evaluator, Score.trace_id, Score.span_id, Score.metric, Score.id)
+    )
+    return [Score(**row._mapping) for row in rows]
