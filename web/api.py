@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
-from store.queries import InvalidCursor, get_trace, list_traces
+from store.queries import InvalidCursor, get_trace
 from web.csv_export import router as csv_router
 from web.deps import DbSession
-from web.filters import TracePageParams, trace_selection
+from web.filters import TracePageParams, trace_page
 from web.params import BadParameter
 from web.schemas import TraceDetailOut, TraceList
 from web.serialize import log_json, span_json, trace_json
@@ -29,15 +29,7 @@ _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 def api_traces(session: DbSession, params: Annotated[TracePageParams, Query()]) -> Response:
     """One page of traces; the parameters are those of the ``/traces`` page and the CSV."""
     try:
-        selection = trace_selection(params)
-        page = list_traces(
-            session,
-            selection.filter,
-            sort=selection.sort,
-            descending=selection.descending,
-            limit=params.limit,
-            cursor=params.cursor,
-        )
+        page = trace_page(session, params)
     except (BadParameter, InvalidCursor) as error:
         raise HTTPException(400, str(error)) from None
     body = {

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.orm import Session
 
-from store.queries import SortKey, TraceFilter
+from store.queries import SortKey, TraceFilter, TracePage, list_traces
 from store.vocabulary import Status
 from web.params import BadParameter, time_ns
 
@@ -87,6 +88,21 @@ def trace_selection(params: TraceFilterParams) -> TraceSelection:
         text=params.q,
     )
     return TraceSelection(trace_filter, params.sort, params.order == "desc")
+
+
+def trace_page(session: Session, params: TracePageParams) -> TracePage:
+    """The page of traces the parameters ask for: what ``/api/traces`` returns and the
+    ``/traces`` page shows. Raises :class:`BadParameter` or
+    :class:`~store.queries.InvalidCursor`."""
+    selection = trace_selection(params)
+    return list_traces(
+        session,
+        selection.filter,
+        sort=selection.sort,
+        descending=selection.descending,
+        limit=params.limit,
+        cursor=params.cursor,
+    )
 
 
 def page_params(query: Mapping[str, str]) -> TracePageParams:

@@ -10,15 +10,15 @@ the panel and the full-value route read the same thing the same way.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import orjson
 
 from store.trace_read import SpanLine
 from web.templating import fmt_int, fmt_ms, fmt_usd, query_string
+from web.tree import N, roots_and_children
 
 CLIP_CHARS = 2_000
 KEY_CHARS = 200
@@ -170,17 +170,6 @@ class Clipper:
 # --- The span tree -----------------------------------------------------------------
 
 
-class Node(Protocol):
-    @property
-    def span_id(self) -> str: ...
-
-    @property
-    def parent_span_id(self) -> str | None: ...
-
-
-N = TypeVar("N", bound=Node)
-
-
 def preorder(spans: Sequence[N]) -> list[tuple[N, int]]:
     """Spans (in start order) as the tree reads top to bottom: (span, depth).
 
@@ -188,15 +177,7 @@ def preorder(spans: Sequence[N]) -> list[tuple[N, int]]:
     trace is a root, spans that only a parent cycle reaches become roots too, and every
     span appears exactly once. Iterative, so a 5,000-deep chain is no problem.
     """
-    ids = {span.span_id for span in spans}
-    children: dict[str, list[N]] = defaultdict(list)
-    roots: list[N] = []
-    for span in spans:
-        parent = span.parent_span_id
-        if parent is not None and parent in ids and parent != span.span_id:
-            children[parent].append(span)
-        else:
-            roots.append(span)
+    roots, children = roots_and_children(spans)
     out: list[tuple[N, int]] = []
     emitted: set[str] = set()
 
@@ -212,9 +193,6 @@ def preorder(spans: Sequence[N]) -> list[tuple[N, int]]:
 
     for root in roots:
         walk(root)
-    for span in spans:  # unreached: members of a parent cycle
-        if span.span_id not in emitted:
-            walk(span)
     return out
 
 

@@ -10,18 +10,32 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from store.models import Span
 
 
-def roots_and_children(spans: Sequence[Span]) -> tuple[list[Span], dict[str, list[Span]]]:
-    """Spans in start order; a span whose parent is not in the trace is a root."""
+class Node(Protocol):
+    """What the tree needs of a span: a stored Span, or a lighter row of one."""
+
+    @property
+    def span_id(self) -> str: ...
+
+    @property
+    def parent_span_id(self) -> str | None: ...
+
+
+N = TypeVar("N", bound=Node)
+
+
+def roots_and_children(spans: Sequence[N]) -> tuple[list[N], dict[str, list[N]]]:
+    """Spans in start order; a span whose parent is not in the trace is a root, and so
+    is a span that only a parent cycle reaches (so every span is reached)."""
     ids = {span.span_id for span in spans}
-    children: dict[str, list[Span]] = defaultdict(list)
-    roots: list[Span] = []
+    children: dict[str, list[N]] = defaultdict(list)
+    roots: list[N] = []
     for span in spans:
         parent = span.parent_span_id
         if parent is not None and parent in ids and parent != span.span_id:
@@ -33,7 +47,7 @@ def roots_and_children(spans: Sequence[Span]) -> tuple[list[Span], dict[str, lis
     return roots, children
 
 
-def _reachable(roots: list[Span], children: dict[str, list[Span]]) -> set[str]:
+def _reachable(roots: list[N], children: dict[str, list[N]]) -> set[str]:
     seen: set[str] = set()
     stack = [span.span_id for span in roots]
     while stack:

@@ -17,9 +17,9 @@ from starlette.responses import HTMLResponse
 
 from store.models import Trace
 from store.projects import project_id
-from store.queries import FilterChoices, InvalidCursor, filter_choices, list_traces
+from store.queries import FilterChoices, InvalidCursor, filter_choices
 from web.deps import DbSession
-from web.filters import TracePageParams, page_params, trace_selection
+from web.filters import TracePageParams, page_params, trace_page
 from web.pages.context import PageProject, page_project
 from web.params import BadParameter
 from web.templating import query_string, render
@@ -100,16 +100,7 @@ def traces_page(request: Request, session: DbSession) -> HTMLResponse:
     sort, order = form.get("sort", "start_time"), form.get("order", "desc")
     view = TracesView(form, sort, order, choices=_choices(session, project.name))
     try:
-        params = page_params(form)
-        selection = trace_selection(params)
-        page = list_traces(
-            session,
-            selection.filter,
-            sort=selection.sort,
-            descending=selection.descending,
-            limit=params.limit,
-            cursor=params.cursor,
-        )
+        page = trace_page(session, page_params(form))
     except (BadParameter, InvalidCursor) as error:
         bad = error if isinstance(error, BadParameter) else BadParameter("cursor", str(error))
         return _render(request, project, replace(view, error=bad), status_code=400)
