@@ -1,4 +1,4 @@
-"""store/analytics.py and the escalation rollup: windows, figures against the generator's
+"""store/analytics/ and the escalation rollup: windows, figures against the generator's
 ground truth, both databases' percentiles, and the 0004 backfill."""
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from reasonlens.demo.script import Feature
-from store import analytics
-from store.analytics import Stats, Window, histogram, window_between, window_ending_at
+from store.analytics import compare, figures, overview
+from store.analytics.compare import histogram
+from store.analytics.figures import Stats, Window, window_between, window_ending_at
 from store.batch import make_batch
 from store.engine import create_engine
 from store.models import Project, Span, Trace
@@ -70,7 +71,7 @@ def test_bucket_bounds_tile_the_window() -> None:
     bounds = window.bucket_bounds()
     assert bounds[0][0] == window.since_ns and bounds[-1][1] == window.until_ns
     assert all(high + 1 == low for (_, high), (low, _) in itertools.pairwise(bounds))
-    assert len(bounds) == window.buckets <= analytics.MAX_BUCKETS
+    assert len(bounds) == window.buckets <= figures.MAX_BUCKETS
 
 
 def test_stats_say_unknown_rather_than_zero() -> None:
@@ -207,14 +208,14 @@ def project_id(session: Session, name: str) -> int:
 def whole_week(session: Session, pid: int) -> Window:
     """Every demo trace: the generator starts sessions in the day before its anchor, and
     a session's later turns can run past it."""
-    latest = analytics.latest_start_ns(session, pid)
+    latest = overview.latest_start_ns(session, pid)
     assert latest is not None
     return window_ending_at(latest, 7 * DAY)
 
 
 def test_overview_counts_what_the_generator_made(demo: Loaded, session: Session) -> None:
     pid = project_id(session, DEMO)
-    data = analytics.overview(session, pid, whole_week(session, pid))
+    data = overview.overview(session, pid, whole_week(session, pid))
     facts = demo.summary.traces
     assert data.totals.traces == len(facts)
     by_version = {f"{g.agent} {g.version}": g.stats.traces for g in data.groups}
@@ -234,7 +235,7 @@ def test_overview_counts_what_the_generator_made(demo: Loaded, session: Session)
 
 def test_overview_parts_add_up(demo: Loaded, session: Session) -> None:
     pid = project_id(session, DEMO)
-    data = analytics.overview(session, pid, whole_week(session, pid))
+    data = overview.overview(session, pid, whole_week(session, pid))
     for name in ("traces", "errors", "escalations", "input_tokens", "llm_calls", "tool_calls"):
         total = getattr(data.totals, name)
         assert sum(getattr(b, name) for b in data.buckets) == total
@@ -246,7 +247,7 @@ def test_overview_parts_add_up(demo: Loaded, session: Session) -> None:
 def test_percentiles_are_percentile_cont_on_both_databases(demo: Loaded, session: Session) -> None:
     pid = project_id(session, DEMO)
     window = whole_week(session, pid)
-    data = analytics.overview(session, pid, window)
+    data = overview.overview(session, pid, window)
     durations = np.array(
         session.scalars(sa.select(Trace.duration_ns).where(Trace.project_id == pid)).all()
     )
@@ -260,7 +261,7 @@ def test_percentiles_are_percentile_cont_on_both_databases(demo: Loaded, session
 
 def test_failing_tools_count_failed_tool_calls(demo: Loaded, session: Session) -> None:
     pid = project_id(session, DEMO)
-    data = analytics.overview(session, pid, whole_week(session, pid))
+    data = overview.overview(session, pid, whole_week(session, pid))
     tool_spans = sa.select(Span.tool_name, Span.status).where(
         Span.project_id == pid, Span.kind == "tool"
     )
@@ -276,26 +277,26 @@ def test_failing_tools_count_failed_tool_calls(demo: Loaded, session: Session) -
 
 def test_an_empty_window_is_all_zeros(demo: Loaded, session: Session) -> None:
     pid = project_id(session, DEMO)
-    data = analytics.overview(session, pid, window_between(T0 - 400 * DAY, T0 - 399 * DAY))
+    data = overview.overview(session, pid, window_between(T0 - 400 * DAY, T0 - 399 * DAY))
     assert data.totals.traces == 0 and data.groups == [] and data.slowest == []
     assert data.totals.p50_ms is None and data.failing_tools == []
 
 
 def test_cohorts_of_two_versions(demo: Loaded, session: Session) -> None:
-    figures = {
-        version: analytics.cohort(
+    by_version = {
+        version: compare.cohort(
             session, TraceFilter(project=DEMO, agent="support", agent_version=version)
         )
         for version in ("1.4", "1.5")
     }
     counts = demo.summary.agents()
-    for version, cohort in figures.items():
+    for version, cohort in by_version.items():
         assert cohort.stats.traces == counts[f"support {version}"]
         assert len(cohort.values.duration_ms) == cohort.stats.traces
         assert sum(row.calls for row in cohort.tools) == cohort.stats.tool_calls
-    tools = {v: {row.name for row in f.tools} for v, f in figures.items()}
+    tools = {v: {row.name for row in f.tools} for v, f in by_version.items()}
     assert "web_search" in tools["1.5"] and "web_search" not in tools["1.4"]
-    models = {v: {row.name for row in f.models} for v, f in figures.items()}
+    models = {v: {row.name for row in f.models} for v, f in by_version.items()}
     assert models["1.4"] and models["1.4"].isdisjoint(models["1.5"])  # 1.5 moved to gpt-4.1
 
 
@@ -347,8 +348,8 @@ def test_cohorts_without_an_agent_version_add_up_over_the_versions(
         TraceFilter(project=DEMO, agent="support"),
         TraceFilter(project=DEMO, status=Status.ERROR),
     ):
-        figures = analytics.cohort(session, selection)
+        found = compare.cohort(session, selection)
         count = sa.select(sa.func.count()).select_from(Trace).where(*filter_conditions(selection))
-        assert figures.stats.traces == session.scalar(count) > 0, selection
-        assert len(figures.values.duration_ms) == figures.stats.traces
-        assert sum(row.calls for row in figures.tools) == figures.stats.tool_calls
+        assert found.stats.traces == session.scalar(count) > 0, selection
+        assert len(found.values.duration_ms) == found.stats.traces
+        assert sum(row.calls for row in found.tools) == found.stats.tool_calls

@@ -18,7 +18,7 @@ import migrations
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
-from store import analytics
+from store.analytics import compare, figures, overview
 from store.batch import SpanRow, make_batch
 from store.engine import create_engine
 from store.models import Base, Span, Trace
@@ -200,19 +200,19 @@ def test_trace_detail_uses_the_span_key(planned_db: sa.Engine) -> None:
 
 
 def _analytics_statements() -> dict[str, tuple[sa.Executable, str]]:
-    """The dashboard's aggregates (store/analytics.py) and the index each must read."""
-    window = analytics.window_between(1_700_000_000_000_000_000, 1_700_000_100_000_000_000)
-    group = analytics._group_conditions(1, "agent-3", "v0", window)
+    """The dashboard's aggregates (store/analytics/) and the index each must read."""
+    window = figures.window_between(1_700_000_000_000_000_000, 1_700_000_100_000_000_000)
+    group = overview._group_conditions(1, "agent-3", "v0", window)
     cohort = filter_conditions(TraceFilter(project="p1", agent="agent-3", agent_version="v0"))
     bounds = {f"{edge}_{i}": value for i, pair in enumerate(window.bucket_bounds())
               for edge, value in zip(("low", "high"), pair, strict=True)}  # fmt: skip
-    union = analytics._bucket_union(window.buckets, True, True).params(
+    union = overview._bucket_union(window.buckets, True, True).params(
         project_id=1, agent="agent-3", version="v0", **bounds
     )
     return {
         "buckets of an agent version": (union, "ix_traces_analytics"),
         "durations of an agent version": (
-            sa.select(analytics._bucket_index(window), Trace.duration_ns).where(*group),
+            sa.select(overview._bucket_index(window), Trace.duration_ns).where(*group),
             "ix_traces_analytics",
         ),
         "agent versions": (
@@ -221,13 +221,13 @@ def _analytics_statements() -> dict[str, tuple[sa.Executable, str]]:
             .distinct(),
             "ix_traces_analytics",
         ),
-        "tool mix": (analytics._mix_query(cohort, Span.tool_name, analytics._TOOL_CALLS),
+        "tool mix": (compare._mix_query(cohort, Span.tool_name, compare._TOOL_CALLS),
                      "ix_spans_tool_calls"),
-        "model mix": (analytics._mix_query(cohort, Span.model, analytics._MODEL_CALLS),
+        "model mix": (compare._mix_query(cohort, Span.model, compare._MODEL_CALLS),
                       "ix_spans_model_calls"),
-        "failed tool calls": (analytics.failed_calls_query(1, window, 10),
+        "failed tool calls": (overview.failed_calls_query(1, window, 10),
                               "ix_spans_failed_tool_calls"),
-        "calls of failing tools": (analytics.tool_calls_query(1, window, ["a", "b", None]),
+        "calls of failing tools": (overview.tool_calls_query(1, window, ["a", "b", None]),
                                    "ix_spans_tool_name_start_time_ns"),
     }  # fmt: skip
 
@@ -237,7 +237,9 @@ def test_analytics_read_only_their_indexes(planned_db: sa.Engine, name: str) -> 
     """Each aggregate reads its index and never a table's rows (SQLite: COVERING)."""
     statement, index = _analytics_statements()[name]
     if name == "agent versions" and planned_db.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL hash-aggregates the window instead (store.analytics._slices)")
+        pytest.skip(
+            "PostgreSQL hash-aggregates the window instead (store.analytics.overview._slices)"
+        )
     plan = query_plan(planned_db, statement, force_index=True)
     assert index in plan, plan
     if planned_db.dialect.name == "sqlite":

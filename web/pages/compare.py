@@ -29,7 +29,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from store.analytics import Cohort, MixRow, cohorts, histogram, latest_start_ns
+from store.analytics.compare import Cohort, MixRow, cohorts, histogram
+from store.analytics.overview import latest_start_ns
 from store.projects import project_id
 from store.queries import TraceFilter, filter_choices
 from web import charts

@@ -19,16 +19,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from store.analytics import (
-    Group,
-    Overview,
-    Stats,
-    Window,
-    latest_start_ns,
-    overview,
-    window_between,
-    window_ending_at,
-)
+from store.analytics.figures import Stats, Window, window_between, window_ending_at
+from store.analytics.overview import Group, Overview, latest_start_ns, overview
 from store.projects import project_id
 from web import charts
 from web.deps import DbSession
