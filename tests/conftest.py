@@ -12,7 +12,7 @@ from tests.databases import BACKEND, fresh_database
 from tests.server import Server
 
 # Real-browser fixtures (headless Chromium): ``browser`` and ``watched``.
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.trace_pages"]
 
 
 def pytest_report_header() -> str:
