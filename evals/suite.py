@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from store.vocabulary import Status
+from store.vocabulary import SpanKind, Status
 
 
 class SuiteError(ValueError):
@@ -75,11 +75,49 @@ class StepBudgetOptions(_Strict):
 
 
 class CostBudgetOptions(_Strict):
-    max_usd_per_trace: float = Field(..., gt=0)
+    max_usd_per_trace: float | None = Field(None, gt=0)
+    max_tokens_per_trace: int | None = Field(None, ge=1, description="Input plus output.")
+
+    @model_validator(mode="after")
+    def _some_budget(self) -> CostBudgetOptions:
+        if self.max_usd_per_trace is None and self.max_tokens_per_trace is None:
+            raise ValueError("cost_budget needs max_usd_per_trace or max_tokens_per_trace")
+        return self
 
 
 class LatencyOptions(_Strict):
-    max_ms: float = Field(..., gt=0)
+    max_ms: float | None = Field(None, gt=0, description="A trace's duration limit.")
+    span_max_ms: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="Per span kind (llm, tool, ...): each span's limit."
+    )
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> LatencyOptions:
+        if self.max_ms is None and not self.span_max_ms:
+            raise ValueError("latency needs max_ms or span_max_ms")
+        unknown = set(self.span_max_ms) - set(SpanKind)
+        if unknown:
+            known = ", ".join(kind.value for kind in SpanKind)
+            raise ValueError(f"span_max_ms: unknown span kind {sorted(unknown)} (known: {known})")
+        return self
+
+
+class ToolRecoveryOptions(_Strict):
+    pass
+
+
+class EscalationOptions(_Strict):
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Tools that hand the run to a person; empty: the store's escalation tools.",
+    )
+
+
+class ConfidentButWrongOptions(_Strict):
+    min_confidence: float = Field(0.8, ge=0, le=1)
+    correctness: Literal["expected_output", "llm_judge", "status"] = Field(
+        "status", description="Which verdict says the answer was wrong."
+    )
 
 
 class ExpectedOutputOptions(_Strict):
@@ -88,6 +126,12 @@ class ExpectedOutputOptions(_Strict):
         "normalized"
     )
     tolerance: float | None = Field(None, ge=0, description="For numeric matching.")
+    link: Literal["key", "input"] = Field(
+        "key", description="Find a trace's item by an id attribute (key) or by its input."
+    )
+    key_attribute: str = Field(
+        "dataset.item_id", description="The span attribute that holds the item's key."
+    )
 
 
 class LlmJudgeOptions(_Strict):
@@ -96,6 +140,11 @@ class LlmJudgeOptions(_Strict):
     rubric: str
     concurrency: int = Field(4, ge=1, le=64)
     api_key_env: str | None = Field(None, description="Environment variable with the key.")
+    retries: int = Field(3, ge=0, le=10, description="Retries of a failed call, with backoff.")
+    timeout_s: float = Field(60, gt=0)
+    pass_score: float = Field(0.5, ge=0, le=1, description="Scores (0..1) from here pass.")
+    usd_per_1k_input_tokens: float | None = Field(None, ge=0)
+    usd_per_1k_output_tokens: float | None = Field(None, ge=0)
 
 
 EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
@@ -108,13 +157,21 @@ EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
     "latency": LatencyOptions,
     "expected_output": ExpectedOutputOptions,
     "llm_judge": LlmJudgeOptions,
+    "tool_recovery": ToolRecoveryOptions,
+    "escalation": EscalationOptions,
+    "confident_but_wrong": ConfidentButWrongOptions,
 }
 
 
 class Threshold(_Strict):
+    """Limits on an evaluator's results over the run: its pass rate, and the mean and
+    percentiles of its metric's values (cost in USD, duration in ms, ...)."""
+
     pass_rate: Annotated[float, Field(ge=0, le=1)] | None = None
     max_mean: float | None = None
     min_mean: float | None = None
+    max_p50: float | None = None
+    max_p95: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +218,17 @@ def load_suite(text: str, source: str = "<suite>") -> Suite:
         _evaluator(entry, index, root, source) for index, entry in enumerate(parsed.evaluators)
     )
     names = [spec.name for spec in evaluators]
+    for index, spec in enumerate(evaluators):
+        if names.count(spec.name) > 1:
+            where = _where(root, ("evaluators", index), source)
+            raise SuiteError(f"{where}: evaluators[{index}]: {spec.name} is listed twice")
+        needs = getattr(spec.options, "correctness", None)
+        if needs in EVALUATOR_OPTIONS and needs not in names[:index]:
+            where = _where(root, ("evaluators", index), source)
+            raise SuiteError(
+                f"{where}: evaluators[{index}].{spec.name}.correctness: {needs} must be "
+                "listed before it (its verdict says which answers were wrong)"
+            )
     for name in parsed.thresholds:
         if name not in names:
             where = _where(root, ("thresholds", name), source)

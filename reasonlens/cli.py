@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+eval_app = typer.Typer(help="Eval suites: score traces, gate releases.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 DbOption = Annotated[
     str | None,
@@ -96,6 +98,24 @@ def db_upgrade(db: DbOption = None) -> None:
     engine = create_engine(settings.database_url)
     migrations.upgrade(engine)
     typer.echo(f"database at revision {migrations.current_revision(engine)}")
+
+
+@eval_app.command("run")
+def eval_run(
+    suite_file: Annotated[
+        typer.FileText, typer.Argument(metavar="SUITE.yaml", help="The suite to run.")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Run a suite: score its traces, store the run, print a summary.
+
+    Exits 0 when every threshold holds, 1 when one fails or the run could not finish,
+    2 when the suite file is bad (the message names the line and field).
+    """
+    from evals.command import run_suite_file  # pandas loads only for evals
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(run_suite_file(suite_file.read(), suite_file.name, settings.database_url))
 
 
 def _display_url(url: str) -> str:

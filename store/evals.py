@@ -33,6 +33,7 @@ class NewScore:
     passed: bool | None = None
     explanation: str | None = None
     span_id: str | None = None
+    details: dict[str, Any] | None = None
 
 
 def save_suite(

@@ -1,41 +1,6 @@
-"""Query-string values that need more than a type: times and durations."""
+"""Query-string values that need more than a type: times (``store.times``, shared with
+eval suites) and the error that names the bad parameter."""
 
-from __future__ import annotations
+from store.times import BadParameter, time_ns
 
-import re
-import time
-from datetime import UTC, datetime
-
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class BadParameter(ValueError):
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-
-
-def time_ns(name: str, value: str | None, *, now_ns: int | None = None) -> int | None:
-    """ISO 8601 (naive means UTC), nanoseconds since the epoch, or an age such as 24h."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return int(text)
-    relative = _RELATIVE.match(text)
-    if relative:
-        amount, unit = float(relative.group(1)), relative.group(2)
-        now = time.time_ns() if now_ns is None else now_ns
-        return now - int(amount * _UNIT_SECONDS[unit] * 1_000_000_000)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadParameter(
-            name,
-            f"{value!r} is not a time: use ISO 8601 (2026-11-21T10:00:00Z), "
-            "nanoseconds since the epoch, or an age such as 15m, 24h, 7d",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+__all__ = ["BadParameter", "time_ns"]

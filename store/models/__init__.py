@@ -1,6 +1,7 @@
 """The trace store's tables, one module per concept."""
 
 from store.models.base import Base
+from store.models.dataset import Dataset, DatasetItem
 from store.models.evals import EvalRun, EvalSuite, Score
 from store.models.log_record import LogRecord
 from store.models.project import DEFAULT_PROJECT, Project
@@ -10,6 +11,8 @@ from store.models.trace import Trace
 __all__ = [
     "DEFAULT_PROJECT",
     "Base",
+    "Dataset",
+    "DatasetItem",
     "EvalRun",
     "EvalSuite",
     "LogRecord",

@@ -25,6 +25,8 @@ class EvalSuite(IdMixin, Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     definition: Mapped[str] = mapped_column(sa.Text)
     schedule: Mapped[str | None] = mapped_column(sa.Text)
+    # The run later runs are compared with by default; none means "the previous run".
+    baseline_run_id: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -65,9 +67,15 @@ class Score(IdMixin, Base):
     explanation: Mapped[str | None] = mapped_column(sa.Text)
     # eval (a suite run), human (feedback through the API), agent (sent with the spans)
     source: Mapped[str] = mapped_column(sa.String(16))
+    # What else the evaluator recorded: a judge's tokens and cost, a dataset item's key.
+    details: Mapped[dict[str, Any] | None]
+    # Scores sent by agents arrive with their spans, and spans may be sent twice: a
+    # digest of the score's content makes the second copy a no-op (NULL for run scores).
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[datetime]
 
     __table_args__ = (
         sa.Index("ix_scores_run_id_evaluator", "run_id", "evaluator"),
         sa.Index("ix_scores_project_id_trace_id", "project_id", "trace_id"),
+        sa.Index("uq_scores_project_id_dedupe_key", "project_id", "dedupe_key", unique=True),
     )

@@ -1,0 +1,202 @@
+"""The batch runner: a suite's selection, chunk by chunk, through its evaluators, into scores.
+
+A run is started (its row written, status ``running``) apart from being executed, so
+the API can answer with the run's id at once and execute it in the background. Scores
+are written after each chunk in their own transaction: a run that dies keeps what it
+scored and is marked ``error`` with the reason. The verdict (``passed`` when every
+threshold held, else ``failed``) is decided once, from the whole run's tallies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from evals import frames
+from evals.evaluators import evaluator_class
+from evals.evaluators.base import SCORE_COLUMNS, Evaluator, RunContext
+from evals.selection import trace_filter
+from evals.suite import Suite
+from evals.summary import EvaluatorTally, SelectionTally, threshold_checks
+from store import evals as store_evals
+from store.projects import ensure_projects
+
+CHUNK_TRACES = 2000
+
+Progress = Callable[[int, int], None]  # (traces done, traces selected)
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    run_id: int
+    suite_id: int
+    project_id: int
+    start_ns: int  # "now" for the selection's ages (since: 24h)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: int
+    status: str  # passed | failed
+    summary: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+class RunError(RuntimeError):
+    """An evaluator or the database failed mid-run; the run is stored as ``error``."""
+
+    def __init__(self, run_id: int, message: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+def start_run(engine: sa.Engine, suite: Suite) -> StartedRun:
+    """Store the suite (create or update it by name) and a ``running`` run of it."""
+    project = suite.select.project
+    with engine.begin() as connection:
+        project_id = ensure_projects(connection, [project])[project]
+        suite_id = store_evals.save_suite(
+            connection, project, suite.name, suite.source, suite.schedule
+        )
+        run_id = store_evals.start_run(connection, suite_id, suite.source)
+    return StartedRun(run_id, suite_id, project_id, time.time_ns())
+
+
+def execute_run(
+    engine: sa.Engine,
+    suite: Suite,
+    started: StartedRun,
+    *,
+    progress: Progress | None = None,
+    chunk_traces: int = CHUNK_TRACES,
+) -> RunResult:
+    """Score the selection and finish the run; :class:`RunError` if it could not."""
+    began = time.perf_counter()
+    try:
+        evaluators = [evaluator_class(spec.name)(spec.options) for spec in suite.evaluators]
+        with engine.connect() as connection:
+            ids = frames.selected_ids(
+                connection, trace_filter(suite.select, now_ns=started.start_ns)
+            )
+        context = RunContext(engine, started.project_id, suite.select.project)
+        for evaluator in evaluators:
+            evaluator.setup(context)
+        tallies = {ev.name: EvaluatorTally(ev.metric) for ev in evaluators}
+        selection = SelectionTally()
+        if progress:
+            progress(0, len(ids))
+        with asyncio.Runner() as loop:
+            for chunk in frames.chunks(
+                engine,
+                ids,
+                size=chunk_traces,
+                span_columns=set().union(*(ev.span_columns for ev in evaluators)),
+                logs=any(ev.reads_logs for ev in evaluators),
+            ):
+                rows = _score_chunk(loop, evaluators, chunk, tallies)
+                with engine.begin() as connection:
+                    store_evals.add_scores(
+                        connection, started.project_id, rows, run_id=started.run_id
+                    )
+                selection.add(chunk.traces)
+                if progress:
+                    progress(selection.traces, len(ids))
+        figures = {name: tally.figures() for name, tally in tallies.items()}
+        for evaluator in evaluators:
+            figures[evaluator.name]["extra"] = evaluator.finish()
+        checks = threshold_checks(suite.thresholds, figures)
+        status = "passed" if all(check["held"] for check in checks) else "failed"
+        summary = {
+            "evaluators": figures,
+            "thresholds": checks,
+            "selection": selection.figures(),
+            "duration_s": round(time.perf_counter() - began, 3),
+        }
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        with engine.begin() as connection:
+            store_evals.finish_run(connection, started.run_id, "error", None, None, message)
+        raise RunError(started.run_id, message) from error
+    with engine.begin() as connection:
+        store_evals.finish_run(connection, started.run_id, status, len(ids), summary)
+    return RunResult(started.run_id, status, summary)
+
+
+def run_suite(engine: sa.Engine, suite: Suite, *, progress: Progress | None = None) -> RunResult:
+    return execute_run(engine, suite, start_run(engine, suite), progress=progress)
+
+
+def _score_chunk(
+    loop: asyncio.Runner,
+    evaluators: list[Evaluator],
+    chunk: frames.Chunk,
+    tallies: dict[str, EvaluatorTally],
+) -> list[store_evals.NewScore]:
+    chunk = replace(chunk, earlier={})
+    rows: list[store_evals.NewScore] = []
+    for evaluator in evaluators:
+        if type(evaluator).score_async is not Evaluator.score_async:
+            scores = loop.run(evaluator.score_async(chunk))
+        else:
+            scores = evaluator.score(chunk)
+        _check(evaluator, scores, chunk)
+        chunk.earlier[evaluator.name] = scores
+        tallies[evaluator.name].add(scores)
+        rows += _new_scores(evaluator.name, scores)
+    return rows
+
+
+def _check(evaluator: Evaluator, scores: pd.DataFrame, chunk: frames.Chunk) -> None:
+    """An evaluator's rows are the runner's contract with the pages: refuse bad ones
+    loudly rather than store them."""
+    missing = set(SCORE_COLUMNS) - set(scores.columns)
+    if missing:
+        raise TypeError(f"{evaluator.name} returned no {sorted(missing)} column")
+    verdicts = scores.loc[scores["metric"] == evaluator.metric, "trace_id"]
+    if verdicts.duplicated().any():
+        raise ValueError(f"{evaluator.name} gave a trace two {evaluator.metric} verdicts")
+    strangers = set(scores["trace_id"]) - set(chunk.traces["trace_id"])
+    if strangers:
+        raise ValueError(f"{evaluator.name} scored traces not in its chunk")
+
+
+def _new_scores(name: str, scores: pd.DataFrame) -> list[store_evals.NewScore]:
+    return [
+        store_evals.NewScore(
+            trace_id=row.trace_id,
+            evaluator=name,
+            metric=row.metric,
+            value=_number(row.value),
+            label=_text(row.label),
+            passed=None if _missing(row.passed) else bool(row.passed),
+            explanation=_text(row.explanation),
+            span_id=_text(row.span_id),
+            details=row.details if isinstance(row.details, dict) else None,
+        )
+        for row in scores.itertuples(index=False)
+    ]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _number(value: Any) -> float | None:
+    if _missing(value):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str | None:
+    return None if _missing(value) else str(value)
