@@ -11,6 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
 from store.queries import InvalidCursor, get_trace
+from web.api_datasets import router as datasets_router
+from web.api_eval_compare import router as eval_compare_router
+from web.api_evals import router as evals_router
 from web.csv_export import router as csv_router
 from web.deps import DbSession
 from web.filters import TracePageParams, trace_page
@@ -20,7 +23,8 @@ from web.serialize import log_json, span_json, trace_json
 from web.tree import tree_json
 
 router = APIRouter()
-router.include_router(csv_router)
+for part in (csv_router, evals_router, datasets_router, eval_compare_router):
+    router.include_router(part)
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 

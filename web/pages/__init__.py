@@ -5,14 +5,16 @@ traces     /traces              the filterable, sortable trace table
 trace      /traces/{trace_id}   one trace: waterfall, span details, reasoning chain
 sessions   /sessions            traces grouped by conversation
 compare    /compare             two cohorts side by side
+evals      /evals               eval suites, their runs, a run's scores
+eval_compare /evals/compare     two runs of a suite side by side
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.pages import compare, overview, sessions, trace, traces
+from web.pages import compare, eval_compare, evals, overview, sessions, trace, traces
 
 router = APIRouter(include_in_schema=False)
-for page in (overview, traces, trace, sessions, compare):
+for page in (overview, traces, trace, sessions, compare, evals, eval_compare):
     router.include_router(page.router)
