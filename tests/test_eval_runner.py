@@ -1,0 +1,178 @@
+"""The batch runner on real traces: chunking, persistence, verdicts, a run that dies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from evals import evaluators as registry
+from evals import suite as suite_module
+from evals.evaluators.base import Evaluator
+from evals.frames import Chunk
+from evals.runner import RunError, execute_run, run_suite, start_run
+from evals.suite import load_suite
+from store.models import EvalRun, Project, Score, Trace
+from tests.demo_data import load_demo
+from tests.server import Server
+
+PROJECT = "runner"
+SUITE = f"""
+name: budgets
+select: {{project: {PROJECT}}}
+evaluators:
+  - step_budget: {{max_steps: 8}}
+  - cost_budget: {{max_tokens_per_trace: 20000}}
+thresholds:
+  step_budget: {{pass_rate: 0.5}}
+"""
+
+
+@pytest.fixture(scope="module")
+def loaded(server: Server) -> Server:
+    load_demo(server, PROJECT, traces=120, seed=11)
+    return server
+
+
+def _traces(server: Server) -> pd.DataFrame:
+    with server.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                Trace.trace_id,
+                Trace.llm_call_count,
+                Trace.tool_call_count,
+                Trace.input_tokens,
+                Trace.output_tokens,
+            )
+            .join(Project, Project.id == Trace.project_id)
+            .where(Project.name == PROJECT)
+        ).all()
+    return pd.DataFrame(rows, columns=["trace_id", "llm", "tool", "input", "output"])
+
+
+def _run(server: Server, run_id: int) -> EvalRun:
+    with Session(server.engine) as session:
+        return session.get_one(EvalRun, run_id)
+
+
+def _scores(server: Server, run_id: int) -> pd.DataFrame:
+    with server.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                Score.trace_id, Score.evaluator, Score.metric, Score.value, Score.passed
+            ).where(Score.run_id == run_id)
+        ).all()
+    return pd.DataFrame(rows, columns=["trace_id", "evaluator", "metric", "value", "passed"])
+
+
+def test_a_run_scores_every_selected_trace_and_keeps_its_verdicts(loaded: Server) -> None:
+    result = run_suite(loaded.engine, load_suite(SUITE))
+    traces = _traces(loaded)
+    scores = _scores(loaded, result.run_id)
+    steps = scores[scores["metric"] == "steps"].set_index("trace_id")
+    assert len(steps) == len(traces) == 120
+    expected_steps = (traces["llm"] + traces["tool"]).set_axis(traces["trace_id"])
+    assert (steps["value"].reindex(expected_steps.index) == expected_steps).all()
+    assert (steps["passed"] == (steps["value"] <= 8)).all()
+    tokens = scores[scores["metric"] == "tokens"].set_index("trace_id")["value"]
+    expected_tokens = (traces["input"] + traces["output"]).set_axis(traces["trace_id"])
+    assert (tokens.reindex(expected_tokens.index) == expected_tokens).all()
+
+    figures = result.summary["evaluators"]["step_budget"]
+    assert figures["passed"] + figures["failed"] == 120
+    assert figures["pass_rate"] == pytest.approx(figures["passed"] / 120)
+    assert result.summary["selection"]["traces"] == 120
+    held = figures["pass_rate"] >= 0.5
+    assert result.summary["thresholds"] == [
+        {
+            "evaluator": "step_budget",
+            "check": "pass_rate",
+            "limit": 0.5,
+            "actual": figures["pass_rate"],
+            "held": held,
+        }
+    ]
+    run = _run(loaded, result.run_id)
+    assert run.status == result.status == ("passed" if held else "failed")
+    assert run.selection_size == 120 and run.finished_at is not None
+    assert run.summary == result.summary
+    assert run.definition == SUITE
+
+
+def test_chunk_size_does_not_change_a_single_score(loaded: Server) -> None:
+    suite = load_suite(SUITE)
+    whole = run_suite(loaded.engine, suite)
+    chunked = execute_run(loaded.engine, suite, start_run(loaded.engine, suite), chunk_traces=7)
+    columns = ["trace_id", "evaluator", "metric", "value", "passed"]
+    one = _scores(loaded, whole.run_id).sort_values(columns[:3]).reset_index(drop=True)
+    other = _scores(loaded, chunked.run_id).sort_values(columns[:3]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, other)
+    assert chunked.summary["evaluators"] == whole.summary["evaluators"]
+
+
+def test_a_threshold_that_fails_fails_the_run(loaded: Server) -> None:
+    strict = SUITE.replace("pass_rate: 0.5", "pass_rate: 1.0").replace(
+        "max_steps: 8", "max_steps: 1"
+    )
+    result = run_suite(loaded.engine, load_suite(strict))
+    assert result.status == "failed" and not result.passed
+    check = result.summary["thresholds"][0]
+    assert check["held"] is False and check["actual"] < 1.0
+
+
+def test_an_empty_selection_holds_no_pass_rate(loaded: Server) -> None:
+    empty = SUITE.replace(f"project: {PROJECT}}}", f"project: {PROJECT}, agent: nobody}}")
+    result = run_suite(loaded.engine, load_suite(empty))
+    assert result.summary["selection"]["traces"] == 0
+    # No verdicts is not a 100% pass rate: the gate fails.
+    assert result.summary["thresholds"][0]["actual"] is None
+    assert result.status == "failed"
+
+
+class _Breaks(Evaluator):
+    """A fault injected into the second chunk: the run must stop, say why, keep the rest."""
+
+    name = "breaks"
+    metric = "broken"
+
+    def __init__(self, options: object) -> None:
+        super().__init__(options)
+        self.calls = 0
+
+    def score(self, chunk: Chunk) -> pd.DataFrame:
+        self.calls += 1
+        if self.calls == 2:
+            raise ZeroDivisionError("the second chunk")
+        return pd.DataFrame(
+            {
+                "trace_id": chunk.traces["trace_id"],
+                "span_id": None,
+                "metric": "broken",
+                "value": 1.0,
+                "label": None,
+                "passed": True,
+                "explanation": None,
+                "details": None,
+            }
+        )
+
+
+@pytest.fixture
+def breaking_evaluator(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setitem(registry.EVALUATORS, "breaks", f"{__name__}:_Breaks")
+    monkeypatch.setitem(suite_module.EVALUATOR_OPTIONS, "breaks", suite_module.NoOptions)
+    yield
+
+
+@pytest.mark.usefixtures("breaking_evaluator")
+def test_a_run_that_dies_is_stored_as_an_error_with_its_scores_so_far(loaded: Server) -> None:
+    suite = load_suite(f"name: fragile\nselect: {{project: {PROJECT}}}\nevaluators: [breaks]\n")
+    started = start_run(loaded.engine, suite)
+    with pytest.raises(RunError, match="ZeroDivisionError: the second chunk"):
+        execute_run(loaded.engine, suite, started, chunk_traces=50)
+    run = _run(loaded, started.run_id)
+    assert run.status == "error" and "second chunk" in (run.error or "")
+    assert len(_scores(loaded, started.run_id)) == 50
