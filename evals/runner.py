@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -95,19 +95,23 @@ def execute_run(
         selection = SelectionTally()
         if progress:
             progress(0, len(ids))
+        timings = Timings({ev.name: 0.0 for ev in evaluators})
+        reading = frames.chunks(
+            engine,
+            ids,
+            size=chunk_traces,
+            span_columns=set().union(*(ev.span_columns for ev in evaluators)),
+            logs=any(ev.reads_logs for ev in evaluators),
+        )
         with asyncio.Runner() as loop:
-            for chunk in frames.chunks(
-                engine,
-                ids,
-                size=chunk_traces,
-                span_columns=set().union(*(ev.span_columns for ev in evaluators)),
-                logs=any(ev.reads_logs for ev in evaluators),
-            ):
-                rows = _score_chunk(loop, evaluators, chunk, tallies)
+            while (chunk := timings.read(reading)) is not None:
+                rows = _score_chunk(loop, evaluators, chunk, tallies, timings)
+                mark = time.perf_counter()
                 with engine.begin() as connection:
                     store_evals.add_scores(
                         connection, started.project_id, rows, run_id=started.run_id
                     )
+                timings.write_s += time.perf_counter() - mark
                 selection.add(chunk.traces)
                 if progress:
                     progress(selection.traces, len(ids))
@@ -121,6 +125,7 @@ def execute_run(
             "thresholds": checks,
             "selection": selection.figures(),
             "duration_s": round(time.perf_counter() - began, 3),
+            "timings": timings.figures(),
         }
     except Exception as error:
         message = f"{type(error).__name__}: {error}"
@@ -136,19 +141,44 @@ def run_suite(engine: sa.Engine, suite: Suite, *, progress: Progress | None = No
     return execute_run(engine, suite, start_run(engine, suite), progress=progress)
 
 
+@dataclass(slots=True)
+class Timings:
+    """Where a run's time went: reading chunks, each evaluator, writing scores."""
+
+    score_s: dict[str, float]
+    read_s: float = 0.0
+    write_s: float = 0.0
+
+    def read(self, reading: Iterator[frames.Chunk]) -> frames.Chunk | None:
+        mark = time.perf_counter()
+        chunk = next(reading, None)
+        self.read_s += time.perf_counter() - mark
+        return chunk
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "read_s": round(self.read_s, 3),
+            "write_s": round(self.write_s, 3),
+            "score_s": {name: round(seconds, 3) for name, seconds in self.score_s.items()},
+        }
+
+
 def _score_chunk(
     loop: asyncio.Runner,
     evaluators: list[Evaluator],
     chunk: frames.Chunk,
     tallies: dict[str, EvaluatorTally],
+    timings: Timings,
 ) -> list[store_evals.NewScore]:
     chunk = replace(chunk, earlier={})
     rows: list[store_evals.NewScore] = []
     for evaluator in evaluators:
+        mark = time.perf_counter()
         if type(evaluator).score_async is not Evaluator.score_async:
             scores = loop.run(evaluator.score_async(chunk))
         else:
             scores = evaluator.score(chunk)
+        timings.score_s[evaluator.name] += time.perf_counter() - mark
         _check(evaluator, scores, chunk)
         chunk.earlier[evaluator.name] = scores
         tallies[evaluator.name].add(scores)
