@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,10 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 eval_app = typer.Typer(help="Eval suites: score traces, gate releases.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+dataset_app = typer.Typer(
+    help="Datasets: the expected outputs an agent is scored against.", no_args_is_help=True
+)
+app.add_typer(dataset_app, name="dataset")
 
 DbOption = Annotated[
     str | None,
@@ -116,6 +121,46 @@ def eval_run(
 
     settings = _settings(database_url=db)
     raise typer.Exit(run_suite_file(suite_file.read(), suite_file.name, settings.database_url))
+
+
+@dataset_app.command("upload")
+def dataset_upload(
+    name: Annotated[str, typer.Argument(help="The dataset's name: letters, digits, _ . -")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="A .csv or .jsonl (.ndjson) file with expected_output, and id or input.",
+            dir_okay=False,
+        ),
+    ],
+    project: Annotated[str, typer.Option(help="The dataset's project.")] = "default",
+    format: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from FILE's suffix).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a dataset from a file, or replace every item of an existing one.
+
+    Exits 2 when the file is not a dataset (the message names the line), and then
+    nothing is changed.
+    """
+    from evals.dataset_command import upload_file
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(upload_file(file, name, project, format, settings.database_url))
+
+
+@dataset_app.command("list")
+def dataset_list(
+    project: Annotated[str, typer.Option(help="The project to list.")] = "default",
+    db: DbOption = None,
+) -> None:
+    """List a project's datasets with their item counts."""
+    from evals.dataset_command import list_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(list_command(project, settings.database_url))
 
 
 def _display_url(url: str) -> str:
