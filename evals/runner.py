@@ -10,12 +10,12 @@ threshold held, else ``failed``) is decided once, from the whole run's tallies.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -108,7 +108,7 @@ def execute_run(
                 rows = _score_chunk(loop, evaluators, chunk, tallies, timings)
                 mark = time.perf_counter()
                 with engine.begin() as connection:
-                    store_evals.add_scores(
+                    store_evals.add_score_rows(
                         connection, started.project_id, rows, run_id=started.run_id
                     )
                 timings.write_s += time.perf_counter() - mark
@@ -169,9 +169,9 @@ def _score_chunk(
     chunk: frames.Chunk,
     tallies: dict[str, EvaluatorTally],
     timings: Timings,
-) -> list[store_evals.NewScore]:
+) -> list[dict[str, Any]]:
     chunk = replace(chunk, earlier={})
-    rows: list[store_evals.NewScore] = []
+    rows: list[dict[str, Any]] = []
     for evaluator in evaluators:
         mark = time.perf_counter()
         if type(evaluator).score_async is not Evaluator.score_async:
@@ -200,33 +200,33 @@ def _check(evaluator: Evaluator, scores: pd.DataFrame, chunk: frames.Chunk) -> N
         raise ValueError(f"{evaluator.name} scored traces not in its chunk")
 
 
-def _new_scores(name: str, scores: pd.DataFrame) -> list[store_evals.NewScore]:
-    return [
-        store_evals.NewScore(
-            trace_id=row.trace_id,
-            evaluator=name,
-            metric=row.metric,
-            value=_number(row.value),
-            label=_text(row.label),
-            passed=None if _missing(row.passed) else bool(row.passed),
-            explanation=_text(row.explanation),
-            span_id=_text(row.span_id),
-            details=row.details if isinstance(row.details, dict) else None,
-        )
-        for row in scores.itertuples(index=False)
-    ]
+def _new_scores(name: str, scores: pd.DataFrame) -> list[dict[str, Any]]:
+    """Score rows for the store, converted column by column (NaN and infinities to None,
+    numpy scalars to Python ones)."""
+    if scores.empty:
+        return []
+    value = pd.to_numeric(scores["value"], errors="coerce").astype(float)
+    value = value.where(np.isfinite(value))
+    passed = scores["passed"].map(_VERDICTS)
+    columns = {
+        "trace_id": scores["trace_id"].astype(str),
+        "span_id": _texts(scores["span_id"]),
+        "evaluator": pd.Series(name, index=scores.index, dtype=object),
+        "metric": scores["metric"].astype(str),
+        "value": value.astype(object).where(value.notna(), None),
+        "label": _texts(scores["label"]),
+        "passed": passed.astype(object).where(passed.notna(), None),
+        "explanation": _texts(scores["explanation"]),
+        "details": scores["details"].map(lambda item: item if isinstance(item, dict) else None),
+    }
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+_VERDICTS = {True: True, False: False}
 
 
-def _number(value: Any) -> float | None:
-    if _missing(value):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _text(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
+def _texts(column: pd.Series) -> pd.Series:
+    texts = column.astype(str).astype(object)
+    texts[column.isna()] = None
+    return texts

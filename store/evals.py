@@ -7,17 +7,20 @@ leaves its scores so far and a run row marked ``running`` that says it never fin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from store import dialect
 from store.models import EvalRun, EvalSuite, Score
 from store.projects import ensure_projects
+from store.types import to_json
 
 RUN_STATUSES = ("running", "passed", "failed", "error")
 SCORE_SOURCES = ("eval", "human", "agent")
@@ -34,6 +37,9 @@ class NewScore:
     explanation: str | None = None
     span_id: str | None = None
     details: dict[str, Any] | None = None
+
+
+SCORE_FIELDS = tuple(field.name for field in fields(NewScore))
 
 
 def save_suite(
@@ -93,25 +99,75 @@ def add_scores(
     run_id: int | None = None,
     source: str = "eval",
 ) -> int:
+    return add_score_rows(
+        connection,
+        project_id,
+        [{name: getattr(score, name) for name in SCORE_FIELDS} for score in scores],
+        run_id=run_id,
+        source=source,
+    )
+
+
+def add_score_rows(
+    connection: Connection,
+    project_id: int,
+    rows: Sequence[dict[str, Any]],
+    run_id: int | None = None,
+    source: str = "eval",
+) -> int:
+    """Scores as plain mappings of :data:`SCORE_FIELDS`, bound through the driver.
+
+    A run writes a row per trace and metric (a million for a large selection): the
+    statement is compiled once and the values go to the driver as they are, with the
+    two that need a type's processing (the shared time, ``details`` as JSON) processed
+    here once, not per value by SQLAlchemy.
+    """
     if source not in SCORE_SOURCES:
         raise ValueError(f"score source must be one of {SCORE_SOURCES}, not {source!r}")
-    if not scores:
+    if not rows:
         return 0
-    now = datetime.now(UTC)
-    connection.execute(
-        sa.insert(Score),
-        [
-            {
-                **asdict(score),
-                "project_id": project_id,
-                "run_id": run_id,
-                "source": source,
-                "created_at": now,
-            }
-            for score in scores
-        ],
+    sql, order = _score_insert(connection.dialect)
+    created_at = _bind(connection.dialect, "created_at", datetime.now(UTC))
+    values = [
+        (
+            project_id,
+            run_id,
+            source,
+            created_at,
+            *(row[name] for name in SCORE_FIELDS[:-1]),
+            None if row["details"] is None else to_json(row["details"]),
+        )
+        for row in rows
+    ]
+    if order is None:
+        connection.exec_driver_sql(sql, [dict(zip(_INSERT, row, strict=True)) for row in values])
+    else:
+        connection.exec_driver_sql(sql, [order(row) for row in values])
+    return len(rows)
+
+
+_INSERT = ("project_id", "run_id", "source", "created_at", *SCORE_FIELDS)
+
+
+@cache
+def _score_insert(
+    connection_dialect: Dialect,
+) -> tuple[str, Callable[[tuple[Any, ...]], Any] | None]:
+    """The compiled INSERT, and for a positional driver the reordering of an ``_INSERT``
+    tuple into the statement's parameter order."""
+    # for_executemany: a single-row compile would add RETURNING id.
+    compiled = sa.insert(Score).compile(
+        dialect=connection_dialect, column_keys=list(_INSERT), for_executemany=True
     )
-    return len(scores)
+    if not compiled.positional:
+        return str(compiled), None
+    positions = [_INSERT.index(name) for name in compiled.positiontup or ()]
+    return str(compiled), itemgetter(*positions)
+
+
+def _bind(connection_dialect: Dialect, column: str, value: Any) -> Any:
+    processor = Score.__table__.c[column].type.bind_processor(connection_dialect)
+    return processor(value) if processor else value
 
 
 def finish_run(
