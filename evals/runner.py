@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from evals import frames
 from evals.evaluators import evaluator_class
 from evals.evaluators.base import SCORE_COLUMNS, Evaluator, RunContext
+from evals.pipeline import Background, Prefetch
 from evals.selection import trace_filter
 from evals.suite import Suite
 from evals.summary import EvaluatorTally, SelectionTally, threshold_checks
@@ -96,25 +98,29 @@ def execute_run(
         if progress:
             progress(0, len(ids))
         timings = Timings({ev.name: 0.0 for ev in evaluators})
-        reading = frames.chunks(
-            engine,
-            ids,
-            size=chunk_traces,
-            span_columns=set().union(*(ev.span_columns for ev in evaluators)),
-            logs=any(ev.reads_logs for ev in evaluators),
+        reading = Prefetch(
+            frames.chunks(
+                engine,
+                ids,
+                size=chunk_traces,
+                span_columns=set().union(*(ev.span_columns for ev in evaluators)),
+                logs=any(ev.reads_logs for ev in evaluators),
+            )
         )
-        with asyncio.Runner() as loop:
-            while (chunk := timings.read(reading)) is not None:
-                rows = _score_chunk(loop, evaluators, chunk, tallies, timings)
-                mark = time.perf_counter()
-                with engine.begin() as connection:
-                    store_evals.add_score_rows(
-                        connection, started.project_id, rows, run_id=started.run_id
-                    )
-                timings.write_s += time.perf_counter() - mark
-                selection.add(chunk.traces)
-                if progress:
-                    progress(selection.traces, len(ids))
+        writing = Background()
+        try:
+            with asyncio.Runner() as loop:
+                for chunk in reading:
+                    rows = _score_chunk(loop, evaluators, chunk, tallies, timings)
+                    writing.submit(partial(_write, engine, started, rows))
+                    selection.add(chunk.traces)
+                    if progress:
+                        progress(selection.traces, len(ids))
+            writing.drain()
+        finally:
+            reading.close()
+            writing.close()
+        timings.read_s, timings.write_s = reading.busy_s, writing.busy_s
         figures = {name: tally.figures() for name, tally in tallies.items()}
         for evaluator in evaluators:
             figures[evaluator.name]["extra"] = evaluator.finish()
@@ -143,17 +149,12 @@ def run_suite(engine: sa.Engine, suite: Suite, *, progress: Progress | None = No
 
 @dataclass(slots=True)
 class Timings:
-    """Where a run's time went: reading chunks, each evaluator, writing scores."""
+    """Where a run's time went: each evaluator, and the reading and writing threads
+    (which overlap the scoring)."""
 
     score_s: dict[str, float]
     read_s: float = 0.0
     write_s: float = 0.0
-
-    def read(self, reading: Iterator[frames.Chunk]) -> frames.Chunk | None:
-        mark = time.perf_counter()
-        chunk = next(reading, None)
-        self.read_s += time.perf_counter() - mark
-        return chunk
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -163,15 +164,21 @@ class Timings:
         }
 
 
+def _write(engine: sa.Engine, started: StartedRun, rows: dict[str, list[Any]]) -> None:
+    with engine.begin() as connection:
+        store_evals.add_score_columns(connection, started.project_id, rows, run_id=started.run_id)
+
+
 def _score_chunk(
     loop: asyncio.Runner,
     evaluators: list[Evaluator],
     chunk: frames.Chunk,
     tallies: dict[str, EvaluatorTally],
     timings: Timings,
-) -> list[dict[str, Any]]:
+) -> dict[str, list[Any]]:
+    """Every evaluator's scores of the chunk, as columns of ``store.evals.SCORE_FIELDS``."""
     chunk = replace(chunk, earlier={})
-    rows: list[dict[str, Any]] = []
+    columns: dict[str, list[Any]] = {name: [] for name in store_evals.SCORE_FIELDS}
     for evaluator in evaluators:
         mark = time.perf_counter()
         if type(evaluator).score_async is not Evaluator.score_async:
@@ -182,8 +189,9 @@ def _score_chunk(
         _check(evaluator, scores, chunk)
         chunk.earlier[evaluator.name] = scores
         tallies[evaluator.name].add(scores)
-        rows += _new_scores(evaluator.name, scores)
-    return rows
+        for name, values in _score_columns(evaluator.name, scores).items():
+            columns[name] += values
+    return columns
 
 
 def _check(evaluator: Evaluator, scores: pd.DataFrame, chunk: frames.Chunk) -> None:
@@ -200,33 +208,29 @@ def _check(evaluator: Evaluator, scores: pd.DataFrame, chunk: frames.Chunk) -> N
         raise ValueError(f"{evaluator.name} scored traces not in its chunk")
 
 
-def _new_scores(name: str, scores: pd.DataFrame) -> list[dict[str, Any]]:
-    """Score rows for the store, converted column by column (NaN and infinities to None,
-    numpy scalars to Python ones)."""
-    if scores.empty:
-        return []
+def _score_columns(name: str, scores: pd.DataFrame) -> dict[str, list[Any]]:
+    """Score columns for the store, converted whole (NaN and infinities to None, numpy
+    scalars to Python ones)."""
     value = pd.to_numeric(scores["value"], errors="coerce").astype(float)
     value = value.where(np.isfinite(value))
     passed = scores["passed"].map(_VERDICTS)
-    columns = {
-        "trace_id": scores["trace_id"].astype(str),
-        "span_id": _texts(scores["span_id"]),
-        "evaluator": pd.Series(name, index=scores.index, dtype=object),
-        "metric": scores["metric"].astype(str),
-        "value": value.astype(object).where(value.notna(), None),
+    return {
+        "trace_id": scores["trace_id"].astype(str).tolist(),
+        "evaluator": [name] * len(scores),
+        "metric": scores["metric"].astype(str).tolist(),
+        "value": value.astype(object).where(value.notna(), None).tolist(),
         "label": _texts(scores["label"]),
-        "passed": passed.astype(object).where(passed.notna(), None),
+        "passed": passed.astype(object).where(passed.notna(), None).tolist(),
         "explanation": _texts(scores["explanation"]),
-        "details": scores["details"].map(lambda item: item if isinstance(item, dict) else None),
+        "span_id": _texts(scores["span_id"]),
+        "details": [item if isinstance(item, dict) else None for item in scores["details"]],
     }
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 _VERDICTS = {True: True, False: False}
 
 
-def _texts(column: pd.Series) -> pd.Series:
+def _texts(column: pd.Series) -> list[str | None]:
     texts = column.astype(str).astype(object)
     texts[column.isna()] = None
-    return texts
+    return texts.tolist()

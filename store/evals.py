@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import cache
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -115,7 +116,20 @@ def add_score_rows(
     run_id: int | None = None,
     source: str = "eval",
 ) -> int:
-    """Scores as plain mappings of :data:`SCORE_FIELDS`, bound through the driver.
+    """Scores as plain mappings of :data:`SCORE_FIELDS`."""
+    columns = {name: [row[name] for row in rows] for name in SCORE_FIELDS}
+    return add_score_columns(connection, project_id, columns, run_id=run_id, source=source)
+
+
+def add_score_columns(
+    connection: Connection,
+    project_id: int,
+    columns: dict[str, list[Any]],
+    run_id: int | None = None,
+    source: str = "eval",
+) -> int:
+    """Scores as columns (a list per field of :data:`SCORE_FIELDS`), bound through the
+    driver.
 
     A run writes a row per trace and metric (a million for a large selection): the
     statement is compiled once and the values go to the driver as they are, with the
@@ -124,26 +138,26 @@ def add_score_rows(
     """
     if source not in SCORE_SOURCES:
         raise ValueError(f"score source must be one of {SCORE_SOURCES}, not {source!r}")
-    if not rows:
+    count = len(columns["trace_id"])
+    if not count:
         return 0
     sql, order = _score_insert(connection.dialect)
     created_at = _bind(connection.dialect, "created_at", datetime.now(UTC))
-    values = [
-        (
-            project_id,
-            run_id,
-            source,
-            created_at,
-            *(row[name] for name in SCORE_FIELDS[:-1]),
-            None if row["details"] is None else to_json(row["details"]),
-        )
-        for row in rows
-    ]
+    details = [None if item is None else to_json(item) for item in columns["details"]]
+    values = zip(
+        repeat(project_id),
+        repeat(run_id),
+        repeat(source),
+        repeat(created_at),
+        *(columns[name] for name in SCORE_FIELDS[:-1]),
+        details,
+        strict=False,
+    )
     if order is None:
         connection.exec_driver_sql(sql, [dict(zip(_INSERT, row, strict=True)) for row in values])
     else:
         connection.exec_driver_sql(sql, [order(row) for row in values])
-    return len(rows)
+    return count
 
 
 _INSERT = ("project_id", "run_id", "source", "created_at", *SCORE_FIELDS)
@@ -166,7 +180,11 @@ def _score_insert(
 
 
 def _bind(connection_dialect: Dialect, column: str, value: Any) -> Any:
-    processor = Score.__table__.c[column].type.bind_processor(connection_dialect)
+    processor = (
+        Score.__table__.c[column]
+        .type.dialect_impl(connection_dialect)
+        .bind_processor(connection_dialect)
+    )
     return processor(value) if processor else value
 
 

@@ -66,9 +66,14 @@ def upgrade() -> None:
     op.create_index(
         "uq_scores_project_id_dedupe_key", "scores", ["project_id", "dedupe_key"], unique=True
     )
+    # A run's results page in score order, for one evaluator: a range of this index.
+    op.drop_index("ix_scores_run_id_evaluator", table_name="scores")
+    op.create_index("ix_scores_run_id_evaluator_id", "scores", ["run_id", "evaluator", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scores_run_id_evaluator_id", table_name="scores")
+    op.create_index("ix_scores_run_id_evaluator", "scores", ["run_id", "evaluator"])
     op.drop_index("uq_scores_project_id_dedupe_key", table_name="scores")
     with op.batch_alter_table("scores") as batch:
         batch.drop_column("dedupe_key")

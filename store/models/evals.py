@@ -75,7 +75,7 @@ class Score(IdMixin, Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (
-        sa.Index("ix_scores_run_id_evaluator", "run_id", "evaluator"),
+        sa.Index("ix_scores_run_id_evaluator_id", "run_id", "evaluator", "id"),
         sa.Index("ix_scores_project_id_trace_id", "project_id", "trace_id"),
         sa.Index("uq_scores_project_id_dedupe_key", "project_id", "dedupe_key", unique=True),
     )
