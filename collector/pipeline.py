@@ -1,6 +1,8 @@
 """Body bytes -> rows grouped by project: decompress, decode, validate, normalize.
 
-One function per OTLP signal (traces, logs); both end in a batch for the writer.
+One function per OTLP signal (traces, logs); both end in a batch for the writer, with
+the evaluation results the agent sent in them (``collector/agent_scores.py``) beside the
+rows, so they are committed together.
 
 Pure and synchronous, so it runs in the decode worker processes: the CPU-heavy part of
 ingest then uses the second core while the server process parses HTTP and writes.
@@ -10,20 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from collector.agent_scores import EVALUATION_EVENT, log_scores, may_carry_scores, span_scores
 from collector.body import Encoding, Signal, decompress
 from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
-from collector.log_records import DecodedLogs
+from collector.log_records import DecodedLogs, RawLogRecord
 from collector.log_rows import log_row, record_hash
 from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
-from store.batch import LogBatch, LogRow, SpanBatch, SpanRow, make_batch
+from store.batch import AgentScore, LogBatch, LogRow, ScoreGroups, SpanBatch, SpanRow, make_batch
 from store.models import DEFAULT_PROJECT
 from store.projects import project_name_problem
 from store.types import to_json
@@ -63,6 +67,7 @@ def prepare(
 
 def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
+    scores: dict[str, list[AgentScore]] = defaultdict(list)
     # A request's spans come grouped by resource and scope (one object per ResourceSpans
     # and ScopeSpans): what depends on those alone (owner project, serialized
     # attributes) is worked out when they change; nothing is serialized for a rejected
@@ -90,12 +95,15 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
             scope = span.scope
             scope_json = to_json(scope.attributes)
         by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
-    batch = make_batch(list(by_project.items()), sqlite=sqlite)
+        if may_carry_scores(span, canonical.kind):
+            scores[owner] += _scores(span_scores, span, canonical.kind)
+    batch = make_batch(list(by_project.items()), sqlite=sqlite, scores=_groups(scores))
     return Prepared(batch, decoded.rejected, decoded.error_message())
 
 
 def to_log_rows(decoded: DecodedLogs, project: str | None) -> Prepared:
     by_project: dict[str, list[LogRow]] = defaultdict(list)
+    scores: dict[str, list[AgentScore]] = defaultdict(list)
     resource: Resource | None = None
     scope: Scope | None = None
     owner: str | None = None
@@ -121,7 +129,26 @@ def to_log_rows(decoded: DecodedLogs, project: str | None) -> Prepared:
         if occurrence:  # the same record again within this request: kept, told apart
             digest = record_hash(record, occurrence)
         by_project[owner].append(log_row(record, digest, resource_json, scope_json))
-    return Prepared(LogBatch(list(by_project.items())), decoded.rejected, decoded.error_message())
+        if record.event_name == EVALUATION_EVENT:
+            scores[owner] += _scores(log_scores, record)
+    batch = LogBatch(list(by_project.items()), _groups(scores))
+    return Prepared(batch, decoded.rejected, decoded.error_message())
+
+
+def _scores(
+    find: Callable[..., list[AgentScore]], item: RawSpan | RawLogRecord, *args: object
+) -> list[AgentScore]:
+    """The item's evaluation results; none if reading them fails. A malformed evaluation
+    must never cost the spans or logs it came with (they keep it raw)."""
+    try:
+        return find(item, *args)
+    except Exception:
+        log.exception("evaluation results of %s/%s not read", item.trace_id, item.span_id)
+        return []
+
+
+def _groups(scores: dict[str, list[AgentScore]]) -> ScoreGroups:
+    return [(project, found) for project, found in scores.items() if found]
 
 
 def _resource_project(resource: Resource) -> str | None:

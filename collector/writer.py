@@ -10,6 +10,10 @@ the receiver turns into 503 + Retry-After: backpressure, never a silent drop.
 
 If a shared transaction fails, each request in it is retried alone, so one bad batch
 fails only its own request.
+
+The evaluation results an agent sent with its spans or logs travel in the same batch
+(``store/batch.py``) and are written in the same transaction, so an acknowledged
+request has its scores too.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ threshold held, else ``failed``) is decided once, from the whole run's tallies.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 from evals import frames
 from evals.evaluators import evaluator_class
 from evals.evaluators.base import SCORE_COLUMNS, Evaluator, RunContext
-from evals.pipeline import Background, Prefetch
+from evals.pipeline import AsyncLane, Background, Prefetch
 from evals.selection import trace_filter
 from evals.suite import Suite
 from evals.summary import EvaluatorTally, SelectionTally, threshold_checks
@@ -108,18 +107,19 @@ def execute_run(
             )
         )
         writing = Background()
+        lane = AsyncLane()
         try:
-            with asyncio.Runner() as loop:
-                for chunk in reading:
-                    rows = _score_chunk(loop, evaluators, chunk, tallies, timings)
-                    writing.submit(partial(_write, engine, started, rows))
-                    selection.add(chunk.traces)
-                    if progress:
-                        progress(selection.traces, len(ids))
+            for chunk in reading:
+                rows = _score_chunk(lane, evaluators, chunk, tallies, timings)
+                writing.submit(partial(_write, engine, started, rows))
+                selection.add(chunk.traces)
+                if progress:
+                    progress(selection.traces, len(ids))
             writing.drain()
         finally:
             reading.close()
             writing.close()
+            lane.close()
         timings.read_s, timings.write_s = reading.busy_s, writing.busy_s
         figures = {name: tally.figures() for name, tally in tallies.items()}
         for evaluator in evaluators:
@@ -170,7 +170,7 @@ def _write(engine: sa.Engine, started: StartedRun, rows: dict[str, list[Any]]) -
 
 
 def _score_chunk(
-    loop: asyncio.Runner,
+    lane: AsyncLane,
     evaluators: list[Evaluator],
     chunk: frames.Chunk,
     tallies: dict[str, EvaluatorTally],
@@ -182,7 +182,7 @@ def _score_chunk(
     for evaluator in evaluators:
         mark = time.perf_counter()
         if type(evaluator).score_async is not Evaluator.score_async:
-            scores = loop.run(evaluator.score_async(chunk))
+            scores = lane.run(evaluator.score_async(chunk))
         else:
             scores = evaluator.score(chunk)
         timings.score_s[evaluator.name] += time.perf_counter() - mark

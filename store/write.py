@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -15,17 +16,20 @@ from store.batch import (
     BATCH_SCHEMA,
     LOG_COLUMNS,
     SPAN_COLUMNS,
+    AgentScore,
     LogBatch,
+    ScoreGroups,
     SpanBatch,
     copy_from_batch,
 )
-from store.models import LogRecord, Span
+from store.models import LogRecord, Score, Span
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
 from store.types import JSONText
 
 spans = Span.__table__
 log_records = LogRecord.__table__
+scores = Score.__table__
 _INSERT_COLUMNS = ("project_id", *SPAN_COLUMNS)
 _KEY = ("project_id", "trace_id", "span_id")
 _LOG_INSERT_COLUMNS = ("project_id", *LOG_COLUMNS)
@@ -84,6 +88,7 @@ def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
             _insert_tuples(connection, project_ids, batch)
     for project, trace_ids in touched.items():
         refresh_rollups(connection, project_ids[project], trace_ids)
+    write_agent_scores(connection, project_ids, [batch.scores for batch in batches])
     return sum(batch.size for batch in batches)
 
 
@@ -99,7 +104,52 @@ def write_logs(connection: Connection, batches: Sequence[LogBatch]) -> int:
     project_ids = ensure_projects(connection, projects)
     groups = [group for batch in batches for group in batch.groups]
     _execute_tuples(connection, log_records, _LOG_INSERT_COLUMNS, _LOG_KEY, project_ids, groups)
+    write_agent_scores(connection, project_ids, [batch.scores for batch in batches])
     return sum(batch.size for batch in batches)
+
+
+def write_agent_scores(
+    connection: Connection, project_ids: dict[str, int], batches: Sequence[ScoreGroups]
+) -> int:
+    """Insert the evaluation results agents sent, skipping ones already stored.
+
+    Called with the spans or log records they came with, in the same transaction, so
+    an acknowledged request has its scores too. The unique (project_id, dedupe_key)
+    index turns a retransmitted result into a no-op. Scores are rare next to spans, so
+    they go through Core (type processing for ``details`` and ``created_at``). Returns
+    the number of rows offered.
+    """
+    rows = [
+        {
+            "project_id": project_ids[project],
+            "run_id": None,
+            "source": "agent",
+            "trace_id": score.trace_id,
+            "span_id": score.span_id,
+            "evaluator": score.evaluator,
+            "metric": score.metric,
+            "value": score.value,
+            "label": score.label,
+            "passed": score.passed,
+            "explanation": score.explanation,
+            "details": score.details,
+            "dedupe_key": score.dedupe_key,
+            "created_at": score.created_at,
+        }
+        for groups in batches
+        for project, found in groups
+        for score in found
+    ]
+    if rows:
+        connection.execute(_score_insert(connection.dialect.name), rows)
+    return len(rows)
+
+
+@cache
+def _score_insert(dialect_name: str) -> sa.Executable:
+    return dialect.insert_for(dialect_name, scores).on_conflict_do_nothing(
+        index_elements=["project_id", "dedupe_key"]
+    )
 
 
 # PostgreSQL cannot store U+0000: not in text, nor as a \u0000 escape in JSONB. Only
@@ -127,9 +177,34 @@ def without_nul(batch: SpanBatch | LogBatch) -> SpanBatch | LogBatch:
         )
         for project, rows in batch.groups
     ]
+    cleaned = [
+        (project, [_clean_score(score) for score in found]) for project, found in batch.scores
+    ]
     if isinstance(batch, SpanBatch):
-        return SpanBatch(trace_ids=batch.trace_ids, groups=groups, size=batch.size)
-    return LogBatch(groups)
+        return SpanBatch(trace_ids=batch.trace_ids, groups=groups, size=batch.size, scores=cleaned)
+    return LogBatch(groups, cleaned)
+
+
+def _clean_score(score: AgentScore) -> AgentScore:
+    return replace(
+        score,
+        evaluator=_clean(score.evaluator, False),
+        metric=_clean(score.metric, False),
+        label=_clean(score.label, False),
+        explanation=_clean(score.explanation, False),
+        details=_clean_json(score.details),
+    )
+
+
+def _clean_json(value: Any) -> Any:
+    """A JSON-ready value with NUL replaced in every string, keys included."""
+    if type(value) is str:
+        return value.replace("\x00", _REPLACEMENT)
+    if type(value) is dict:
+        return {_clean_json(key): _clean_json(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_clean_json(item) for item in value]
+    return value
 
 
 def _clean(value: Any, json: bool) -> Any:

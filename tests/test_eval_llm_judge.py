@@ -5,7 +5,6 @@ through the real runner on traces sent with the SDK to a running server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from evals.evaluators.base import RunContext
 from evals.evaluators.llm_judge import JudgeUnavailable, LlmJudge
 from evals.judging import MAX_OUTPUT_CHARS, read_reply, render
+from evals.pipeline import AsyncLane
 from evals.runner import run_suite
 from evals.suite import LlmJudgeOptions, SuiteError, load_suite
 from store.models import Score
@@ -108,7 +108,13 @@ def _run(judge: LlmJudge, *answers: tuple[str, str | None]) -> pd.DataFrame:
             for q, a in answers
         )
     )
-    return asyncio.run(judge.score_async(chunk))
+    # As the runner runs it: on a loop of its own thread (a browser test's loop may be
+    # running in this one).
+    lane = AsyncLane()
+    try:
+        return lane.run(judge.score_async(chunk))
+    finally:
+        lane.close()
 
 
 def _scored(reply_for: dict[str, str]) -> Any:

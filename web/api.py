@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
 from store.queries import InvalidCursor, get_trace
+from store.score_read import trace_scores
 from web.api_datasets import router as datasets_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
@@ -19,6 +20,7 @@ from web.deps import DbSession
 from web.filters import TracePageParams, trace_page
 from web.params import BadParameter
 from web.schemas import TraceDetailOut, TraceList
+from web.score_view import score_json
 from web.serialize import log_json, span_json, trace_json
 from web.tree import tree_json
 
@@ -49,7 +51,8 @@ def api_trace(
     trace_id: str,
     project: str | None = Query(None, description="Project name, if the id is in several."),
 ) -> Response:
-    """The trace object with ``spans``: root spans, each with nested ``children``."""
+    """The trace object with ``spans``: root spans, each with nested ``children``; and
+    ``scores``: the trace's scores from every source, by evaluator."""
     if not _TRACE_ID.match(trace_id):
         raise HTTPException(400, "trace_id must be 32 hexadecimal characters")
     details = get_trace(session, trace_id.lower(), project)
@@ -63,6 +66,8 @@ def api_trace(
     detail = details[0]
     head = trace_json(detail.trace, detail.project)
     head["logs"] = [log_json(record) for record in detail.logs.unattached]
+    scores = trace_scores(session.connection(), detail.trace.project_id, detail.trace.trace_id)
+    head["scores"] = [score_json(score) for score in scores.scores]
     by_span = detail.logs.by_span
     spans = tree_json(detail.spans, lambda span: span_json(span, by_span.get(span.span_id)))
     return Response(

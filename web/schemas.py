@@ -157,3 +157,31 @@ class TraceDetailOut(TraceOut):
         description="Log records of the trace that name no stored span of it."
     )
     spans: list[SpanOut] = Field(description="Root spans, each with nested children.")
+    scores: list[TraceScoreOut] = Field(
+        description="The trace's scores from every source, by evaluator, newest first "
+        "(the newest 500)."
+    )
+
+
+class TraceScoreOut(BaseModel):
+    """A score of a trace (or one of its spans): from a suite run, a person or the agent."""
+
+    evaluator: str
+    metric: str
+    value: float | None
+    label: str | None
+    passed: bool | None = Field(description="The verdict; null where the metric is a measure.")
+    explanation: str | None
+    source: str = Field(description="eval (a suite run), human (feedback) or agent.")
+    span_id: str | None = Field(description="The span scored, when not the whole trace.")
+    run_id: int | None = Field(description="The eval run that wrote it (source eval).")
+    suite: str | None = Field(description="That run's suite.")
+    run_url: str | None = Field(description="The run's page.")
+    details: dict[str, Any] | None = Field(
+        description="What else the evaluator recorded (a dataset item's key, expected and "
+        "actual output; a judge's tokens)."
+    )
+    created_at: str = Field(description="ISO 8601 UTC.")
+
+
+TraceDetailOut.model_rebuild()  # its ``scores`` name the model above

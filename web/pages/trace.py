@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from store.models import Trace
+from store.score_read import trace_scores
 from store.trace_read import (
     FoundTrace,
     find_traces,
@@ -36,6 +37,7 @@ from store.trace_read import (
 from web.chain import CHAIN_CHARS, Chain, Step, build_chain
 from web.deps import DbSession
 from web.pages.sessions import session_link
+from web.score_view import FORMATS, ScorePanel, score_panel
 from web.serialize import log_json, span_json
 from web.templating import query_string, render
 from web.trace_panel import SpanPanel, TracePanel, span_panel, trace_document, trace_panel
@@ -76,6 +78,8 @@ class TracePage:
     # The side panel: the selected span's, else the trace's own (input, output, logs).
     panel: SpanPanel | TracePanel
     selected: str | None = None
+    # The trace's scores from every source (suite runs, people, the agent), by evaluator.
+    scores: ScorePanel = field(default_factory=lambda: ScorePanel([], 0))
     # Timeline view: one row per span in tree order, and the time axis.
     rows: list[Row] = field(default_factory=list)
     ticks: list[tuple[str, float]] = field(default_factory=list)
@@ -121,7 +125,8 @@ def trace_page(
         panel = _span_panel(session, one, urls, span)
     else:
         panel = _trace_panel(session, one, urls)
-    page = TracePage(trace, one.project, urls, view, panel, span.lower() if span else None)
+    scores = score_panel(trace_scores(session.connection(), trace.project_id, trace.trace_id))
+    page = TracePage(trace, one.project, urls, view, panel, span.lower() if span else None, scores)
     if view is View.TIMELINE:
         lines = span_lines(session, trace.project_id, trace.trace_id)
         scale = Extent(trace.start_time_ns, trace.end_time_ns)
@@ -133,7 +138,7 @@ def trace_page(
             raise HTTPException(404, f"The chain has {len(chain.steps)} steps; none from {offset}.")
         steps = chain.steps[offset : offset + CHAIN_PAGE_STEPS]
         page = replace(page, chain=chain, steps=steps, offset=offset)
-    return render(request, "trace.html", {"page": page})
+    return render(request, "trace.html", {"page": page, **FORMATS})
 
 
 @router.get("/traces/{trace_id}/spans/{span_id}", response_class=HTMLResponse)
