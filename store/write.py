@@ -148,7 +148,9 @@ def write_agent_scores(
 @cache
 def _score_insert(dialect_name: str) -> sa.Executable:
     return dialect.insert_for(dialect_name, scores).on_conflict_do_nothing(
-        index_elements=["project_id", "dedupe_key"]
+        index_elements=["project_id", "dedupe_key"],
+        # The unique index is partial; naming its condition lets the database use it.
+        index_where=scores.c.dedupe_key.isnot(None),
     )
 
 

@@ -63,8 +63,14 @@ def upgrade() -> None:
     with op.batch_alter_table("scores") as batch:
         batch.add_column(sa.Column("details", JSON, nullable=True))
         batch.add_column(sa.Column("dedupe_key", sa.String(length=32), nullable=True))
+    # Partial: run scores (most rows) have no key and never enter it.
     op.create_index(
-        "uq_scores_project_id_dedupe_key", "scores", ["project_id", "dedupe_key"], unique=True
+        "uq_scores_project_id_dedupe_key",
+        "scores",
+        ["project_id", "dedupe_key"],
+        unique=True,
+        sqlite_where=sa.text("dedupe_key IS NOT NULL"),
+        postgresql_where=sa.text("dedupe_key IS NOT NULL"),
     )
     # A run's results page in score order, for one evaluator: a range of this index.
     op.drop_index("ix_scores_run_id_evaluator", table_name="scores")

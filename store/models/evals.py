@@ -77,5 +77,13 @@ class Score(IdMixin, Base):
     __table_args__ = (
         sa.Index("ix_scores_run_id_evaluator_id", "run_id", "evaluator", "id"),
         sa.Index("ix_scores_project_id_trace_id", "project_id", "trace_id"),
-        sa.Index("uq_scores_project_id_dedupe_key", "project_id", "dedupe_key", unique=True),
+        # Partial: run scores (most rows) have no key and never enter it.
+        sa.Index(
+            "uq_scores_project_id_dedupe_key",
+            "project_id",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=sa.text("dedupe_key IS NOT NULL"),
+            postgresql_where=sa.text("dedupe_key IS NOT NULL"),
+        ),
     )
