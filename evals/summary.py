@@ -67,6 +67,9 @@ class SelectionTally:
         self.traces += len(traces)
         self.successful += int((traces["status"] != "error").sum())
         cost = pd.to_numeric(traces["cost_usd"], errors="coerce")
+        # A trace that made no model call spent nothing; one that did and has no cost
+        # is unpriced (as cost_budget counts them).
+        cost = cost.where(cost.notna() | (traces["llm_call_count"] > 0), 0.0)
         self.priced += int(cost.notna().sum())
         self.cost_usd += float(cost.sum(skipna=True))
         self.input_tokens += int(traces["input_tokens"].sum())

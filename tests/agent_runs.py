@@ -34,7 +34,7 @@ class Run:
     tool_result: str = '{"found": true}'
 
 
-def send_runs(server: Server, project: str, runs: list[Run]) -> list[str]:
+def send_runs(server: Server, project: str, runs: list[Run], agent: str = "qa") -> list[str]:
     """Send the runs, each a trace; their trace ids in order, once stored."""
     provider = TracerProvider(resource=Resource({"service.name": "qa-agent"}))
     exporter = OTLPSpanExporter(
@@ -46,7 +46,7 @@ def send_runs(server: Server, project: str, runs: list[Run]) -> list[str]:
     for run in runs:
         root: dict[str, str] = {
             "gen_ai.operation.name": "invoke_agent",
-            "gen_ai.agent.name": "qa",
+            "gen_ai.agent.name": agent,
             "input.value": run.question,
         }
         if run.answer is not None:
@@ -58,7 +58,7 @@ def send_runs(server: Server, project: str, runs: list[Run]) -> list[str]:
         }
         if run.item_id is not None:
             (root if run.item_on == "root" else tool)[ITEM_ATTRIBUTE] = run.item_id
-        with tracer.start_as_current_span("invoke_agent qa", attributes=root) as span:
+        with tracer.start_as_current_span(f"invoke_agent {agent}", attributes=root) as span:
             trace_ids.append(format(span.get_span_context().trace_id, "032x"))
             with tracer.start_as_current_span("execute_tool lookup", attributes=tool):
                 pass

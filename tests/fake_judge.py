@@ -49,7 +49,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # a judge's whole pool connects at once
 
     def __init__(self, judge: FakeJudge) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", judge.port), _Handler)
         self.judge = judge
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -123,8 +123,13 @@ class FakeJudge:
     """The fake judge on a free loopback port, served from a thread while entered."""
 
     def __init__(
-        self, *, latency_s: float = 0.0, reply: Callable[[str], str] = default_reply
+        self,
+        *,
+        latency_s: float = 0.0,
+        reply: Callable[[str], str] = default_reply,
+        port: int = 0,
     ) -> None:
+        self.port = port  # 0: a free one
         self.latency_s = latency_s
         self.reply = reply
         self.calls = 0
