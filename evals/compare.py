@@ -22,24 +22,38 @@ Errors::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from evals.compare_tools import escalations, missing, text_or_none, tool_attribution
+from evals.comparison import (
+    BadComparison,
+    ChangedKey,
+    Changes,
+    Clip,
+    CompareError,
+    Escalation,
+    Figures,
+    MetricLine,
+    NoBaseline,
+    RunComparison,
+    Side,
+    StepLine,
+    ToolAttribution,
+    ToolLine,
+    UnknownRun,
+)
 from evals.evaluators import EVALUATORS, evaluator_class
 from store.run_compare import (
     FINISHED,
     RunHead,
-    ToolCounts,
     Verdict,
     baseline_of,
     changed,
-    escalation_counts,
     pair_counts,
     run_head,
     run_metrics,
@@ -52,197 +66,28 @@ from store.run_compare import (
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 OUTPUT_CHARS = 2000  # of an expected or actual output shown per item
-ESCALATED = "escalated"  # the escalation evaluator's verdict metric (passed = not escalated)
 
-
-class CompareError(Exception):
-    """Why two runs cannot be compared."""
-
-
-class UnknownRun(CompareError):
-    pass
-
-
-class NoBaseline(CompareError):
-    pass
-
-
-class BadComparison(CompareError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Clip:
-    """The first characters of an output, and the length of the whole."""
-
-    text: str
-    length: int
-
-    @property
-    def truncated(self) -> bool:
-        return self.length > len(self.text)
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """One run's rows of an evaluator's verdict metric: passed, failed, the rest not
-    applicable; the mean of their values."""
-
-    rows: int
-    passed: int
-    failed: int
-    values: int
-    mean: float | None
-
-    @property
-    def judged(self) -> int:
-        return self.passed + self.failed
-
-    @property
-    def not_applicable(self) -> int:
-        return self.rows - self.judged
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.passed / self.judged if self.judged else None
-
-
-@dataclass(frozen=True, slots=True)
-class MetricLine:
-    """An evaluator's verdict metric in both runs, and its keys paired."""
-
-    evaluator: str
-    metric: str
-    a: Figures | None  # None: the run has no row of it
-    b: Figures | None
-    paired: int  # keys judged in both runs
-    regressed: int
-    improved: int
-    kept_passing: int
-    kept_failing: int
-    only_a: int  # keys scored in one run only (traces outside the other's selection)
-    only_b: int
-    by_item: bool  # keys are dataset items, not traces
-
-    @property
-    def pass_rate_delta(self) -> float | None:
-        return _delta(self.a.pass_rate if self.a else None, self.b.pass_rate if self.b else None)
-
-    @property
-    def mean_delta(self) -> float | None:
-        return _delta(self.a.mean if self.a else None, self.b.mean if self.b else None)
-
-
-@dataclass(frozen=True, slots=True)
-class Side:
-    """A key's verdict in one run: the row of its trace there."""
-
-    run_id: int
-    trace_id: str | None
-    passed: bool | None
-    value: float | None
-    label: str | None
-    explanation: str | None
-    output: Clip | None  # what the agent answered (dataset items)
-
-
-@dataclass(frozen=True, slots=True)
-class ChangedKey:
-    evaluator: str
-    metric: str
-    key: str  # the trace id, or the dataset item's key
-    item_key: str | None
-    expected: Clip | None
-    a: Side
-    b: Side
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    regressed: bool  # else improved
-    total: int  # every such key; ``rows`` holds the first ``limit``
-    rows: list[ChangedKey]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolLine:
-    """Run B's judged traces split by whether they called ``tool``."""
-
-    tool: str | None
-    called: int
-    called_failed: int
-    not_called: int
-    not_called_failed: int
-
-    @property
-    def rate_called(self) -> float | None:
-        return self.called_failed / self.called if self.called else None
-
-    @property
-    def rate_not_called(self) -> float | None:
-        return self.not_called_failed / self.not_called if self.not_called else None
-
-    @property
-    def difference(self) -> float | None:
-        return _delta(self.rate_not_called, self.rate_called)
-
-
-@dataclass(frozen=True, slots=True)
-class ToolAttribution:
-    evaluator: str | None  # whose verdict is failure; None: any verdict of the run
-    judged: int  # traces of run B with a verdict
-    failed: int
-    tools: list[ToolLine]  # the largest difference in failure rate first, ``limit`` of them
-    tool_count: int  # tools the judged traces called
-
-    @property
-    def failure_rate(self) -> float | None:
-        return self.failed / self.judged if self.judged else None
-
-
-@dataclass(frozen=True, slots=True)
-class StepLine:
-    step: int | None  # 1-based; None where the evaluator gave none
-    a: int
-    b: int
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """An escalation evaluator's hand-offs in both runs: how many, at which step, by
-    which tool."""
-
-    evaluator: str
-    a_judged: int
-    a_escalated: int
-    b_judged: int
-    b_escalated: int
-    steps: list[StepLine]
-    tools: list[tuple[str | None, int, int]]  # tool, escalations in A, in B
-
-    @property
-    def a_share(self) -> float | None:
-        return self.a_escalated / self.a_judged if self.a_judged else None
-
-    @property
-    def b_share(self) -> float | None:
-        return self.b_escalated / self.b_judged if self.b_judged else None
-
-
-@dataclass(frozen=True, slots=True)
-class RunComparison:
-    a: RunHead
-    b: RunHead
-    against: str  # how A was chosen: given, baseline (the suite's) or previous
-    warnings: list[str]
-    verdicts: dict[str, str]  # evaluator -> its verdict metric
-    evaluator: str | None  # the evaluator the lists and tools are narrowed to
-    limit: int
-    metrics: list[MetricLine]
-    regressed: Changes
-    improved: Changes
-    tools: ToolAttribution
-    escalations: list[Escalation]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "OUTPUT_CHARS",
+    "BadComparison",
+    "ChangedKey",
+    "Changes",
+    "Clip",
+    "CompareError",
+    "Escalation",
+    "Figures",
+    "MetricLine",
+    "NoBaseline",
+    "RunComparison",
+    "Side",
+    "StepLine",
+    "ToolAttribution",
+    "ToolLine",
+    "UnknownRun",
+    "compare_runs",
+]
 
 
 def compare_runs(
@@ -293,8 +138,8 @@ def compare_runs(
         metrics=metrics,
         regressed=regressed,
         improved=improved,
-        tools=_attribution(tool_counts(connection, run_b, chosen), evaluator, limit),
-        escalations=_escalations(connection, run_a, run_b, metrics),
+        tools=tool_attribution(tool_counts(connection, run_b, chosen), evaluator, limit),
+        escalations=escalations(connection, run_a, run_b, metrics),
     )
 
 
@@ -392,7 +237,7 @@ def _run_figures(
             passed=row["passed"],
             failed=row["failed"],
             values=row["values"],
-            mean=None if _missing(row["mean"]) else float(row["mean"]),
+            mean=None if missing(row["mean"]) else float(row["mean"]),
         )
         for row in counted.to_dict("records")
     }
@@ -469,7 +314,7 @@ def _changes(
     }
     listed: dict[bool, list[ChangedKey]] = {True: [], False: []}
     for key in keys.to_dict("records"):
-        a_trace, b_trace = _text(key["a_trace"]), _text(key["b_trace"])
+        a_trace, b_trace = text_or_none(key["a_trace"]), text_or_none(key["b_trace"])
         row_a = found.get((a.id, key["evaluator"], key["metric"], a_trace), {})
         row_b = found.get((b.id, key["evaluator"], key["metric"], b_trace), {})
         listed[bool(key["regressed"])].append(
@@ -477,7 +322,7 @@ def _changes(
                 evaluator=key["evaluator"],
                 metric=key["metric"],
                 key=str(key["key"]),
-                item_key=_text(key["item_key"]),
+                item_key=text_or_none(key["item_key"]),
                 expected=_detail(row_b, "expected") or _detail(row_a, "expected"),
                 a=_side(a.id, a_trace, row_a),
                 b=_side(b.id, b_trace, row_b),
@@ -492,10 +337,10 @@ def _side(run_id: int, trace_id: str | None, row: dict[str, Any]) -> Side:
     return Side(
         run_id=run_id,
         trace_id=trace_id,
-        passed=None if _missing(passed) else bool(passed),
-        value=None if _missing(value) else float(value),
-        label=_text(row.get("label")),
-        explanation=_text(row.get("explanation")),
+        passed=None if missing(passed) else bool(passed),
+        value=None if missing(value) else float(value),
+        label=text_or_none(row.get("label")),
+        explanation=text_or_none(row.get("explanation")),
         output=_detail(row, "output"),
     )
 
@@ -509,95 +354,3 @@ def _detail(row: dict[str, Any], name: str) -> Clip | None:
     value = details[name]
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return Clip(text[:OUTPUT_CHARS], len(text))
-
-
-def _attribution(counts: ToolCounts, evaluator: str | None, limit: int) -> ToolAttribution:
-    tools = counts.tools
-    lines = [
-        ToolLine(
-            tool=_text(row["tool"]),
-            called=int(row["traces"]),
-            called_failed=int(row["failed"]),
-            not_called=counts.judged - int(row["traces"]),
-            not_called_failed=counts.failed - int(row["failed"]),
-        )
-        for row in tools.to_dict("records")
-    ]
-    # The tools most associated with failing first; a tool every trace calls has no
-    # "without" to compare with, so it goes after those that do.
-    lines.sort(
-        key=lambda line: (
-            line.difference is None,
-            -(line.difference or 0.0),
-            -line.called,
-            line.tool or "",
-        )
-    )
-    return ToolAttribution(evaluator, counts.judged, counts.failed, lines[:limit], len(lines))
-
-
-def _escalations(
-    connection: Connection,
-    a: RunHead,
-    b: RunHead,
-    metrics: list[MetricLine],
-) -> list[Escalation]:
-    lines = [line for line in metrics if line.metric == ESCALATED]
-    if not lines:
-        return []
-    counts = escalation_counts(
-        connection, [a.id, b.id], [(line.evaluator, ESCALATED) for line in lines]
-    )
-    result = []
-    for line in lines:
-        mine = counts[counts["evaluator"] == line.evaluator]
-        steps = mine.assign(step=mine["step"].fillna(-1).round().astype("int64"))
-        by_step = steps.pivot_table(
-            index="step", columns="run_id", values="traces", aggfunc="sum", fill_value=0
-        )
-        by_tool = mine.assign(tool=mine["tool"].fillna("")).pivot_table(
-            index="tool", columns="run_id", values="traces", aggfunc="sum", fill_value=0
-        )
-        result.append(
-            Escalation(
-                evaluator=line.evaluator,
-                a_judged=line.a.judged if line.a else 0,
-                a_escalated=line.a.failed if line.a else 0,
-                b_judged=line.b.judged if line.b else 0,
-                b_escalated=line.b.failed if line.b else 0,
-                steps=[
-                    StepLine(
-                        step=None if step < 0 else int(step),
-                        a=_cell(by_step, step, a.id),
-                        b=_cell(by_step, step, b.id),
-                    )
-                    for step in sorted(by_step.index, key=lambda s: (s < 0, s))
-                ],
-                tools=sorted(
-                    (
-                        (tool or None, _cell(by_tool, tool, a.id), _cell(by_tool, tool, b.id))
-                        for tool in by_tool.index
-                    ),
-                    key=lambda item: (-(item[1] + item[2]), item[0] or ""),
-                ),
-            )
-        )
-    return result
-
-
-def _cell(table: pd.DataFrame, index: Any, column: int) -> int:
-    if column not in table.columns:
-        return 0
-    return int(table.at[index, column])
-
-
-def _delta(before: float | None, after: float | None) -> float | None:
-    return None if before is None or after is None else after - before
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
-def _text(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
