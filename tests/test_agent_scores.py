@@ -10,7 +10,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -47,11 +46,6 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
 from opentelemetry.trace import Span as ApiSpan
 from opentelemetry.trace import Tracer, set_span_in_context
 
-from collector.agent_scores_row import passed_from_label
-from collector.decoded import Decoded
-from collector.pipeline import to_rows
-from collector.spans import RawSpan, Scope
-from collector.spans import Resource as RawResource
 from store.models import Project, Score, Span
 from tests.databases import BACKEND
 from tests.server import Server
@@ -361,30 +355,6 @@ def test_malformed_evaluations_keep_what_is_valid(server: Server, project: str, 
     assert (nul.value, nul.explanation) == (2.0, expected)
 
 
-@pytest.mark.parametrize(
-    ("label", "passed"),
-    [
-        ("pass", True),
-        ("PASSED", True),
-        (" true ", True),
-        ("Correct", True),
-        ("fail", False),
-        ("Failed", False),
-        ("false", False),
-        ("INCORRECT", False),
-        ("yes", None),
-        ("relevant", None),
-        ("passing grade", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_only_a_plain_pass_or_fail_label_is_a_verdict(
-    label: str | None, passed: bool | None
-) -> None:
-    assert passed_from_label(label) is passed
-
-
 def test_spans_without_evaluations_give_no_scores(server: Server, project: str) -> None:
     agent = sdk(*http_exporters(server, project))
     with agent.tracer.start_as_current_span("chat") as span:
@@ -392,35 +362,3 @@ def test_spans_without_evaluations_give_no_scores(server: Server, project: str) 
         span.add_event("gen_ai.choice", {"index": 0})
     agent.shutdown()
     assert scores(server, project) == []
-
-
-def test_hostile_shapes_never_cost_the_span() -> None:
-    """Hand-built spans (the decoders never make these) with evaluations of every wrong
-    shape: the span is still a row, and what can be read becomes a score."""
-    resource, scope = RawResource({}), Scope()
-    odd = RawSpan(
-        "ab" * 16,
-        "cd" * 8,
-        None,
-        "chat",
-        1,
-        10,
-        20,
-        {
-            "evaluations.0.evaluation.name": {"a": 1},  # not a name
-            "evaluations.0.evaluation": "flat",
-            "evaluations.1.evaluation.name": "kept",
-            "evaluations.x.evaluation.name": "not an index",
-            "annotations.0.annotation.name": "deep",
-            "annotations.0.annotation.metadata." + ".".join("k" * 40): 1,
-        },
-        resource,
-        scope,
-        events=["junk", {"name": EVENT, "attributes": "x"}, {"name": EVENT}],
-    )
-    attributes: Any = ["evaluations.0.evaluation.name"]  # not a dict
-    not_a_dict = RawSpan("ab" * 16, "ef" * 8, None, "odd", 1, 10, 20, attributes, resource, scope)
-    prepared = to_rows(Decoded(spans=[odd, not_a_dict]), "p", sqlite=False)
-    assert prepared.batch.size == 2
-    ((project, found),) = prepared.batch.scores
-    assert (project, sorted(score.evaluator for score in found)) == ("p", ["deep", "kept"])
