@@ -6,9 +6,11 @@
 Runs a suite with every evaluator but the LLM judge (which waits on the network:
 ``bench/judge.py``) over ``--traces`` of the store's newest traces (default: all of
 them), ``--repeat`` times, each in a fresh process so that its peak RSS is its own.
-Prints per run: traces and spans scored, wall time, traces/s, peak RSS, and the
-runner's own split (read, score, write). Scores are written as in production: each
-run adds its rows (the store grows by one score row per trace and metric per run).
+Prints per run: traces and spans scored, wall time, traces/s, peak RSS (the runner's,
+and the larger of its reading and writing processes'), and the runner's own split
+(read, score, write: reading and writing overlap scoring in their own processes).
+Scores are written as in production: each run adds its rows (the store grows by one
+score row per trace and metric per run).
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def one_run(url: str, project: str, since: str) -> dict[str, float]:
         "wall_s": wall,
         "traces_per_s": traces / wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # The reading and writing processes of a large run: the larger one's peak.
+        "stage_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "status": result.status,
         "timings": result.summary.get("timings", {}),
     }
@@ -121,7 +125,9 @@ def main() -> None:
         print(
             f"run {attempt + 1}: {result['traces']:,} traces, {result['spans']:,} spans "
             f"in {result['wall_s']:.1f} s = {result['traces_per_s']:,.0f} traces/s, "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['status']}; "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB "
+            f"(reading/writing processes {result['stage_rss_mb']:.0f} MB each at most), "
+            f"{result['status']}; "
             f"split {json.dumps(result['timings'])}"
         )
     print(

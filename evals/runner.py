@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 from evals import frames
 from evals.evaluators import evaluator_class
 from evals.evaluators.base import SCORE_COLUMNS, Evaluator, RunContext
-from evals.pipeline import AsyncLane, Background, Prefetch
+from evals.pipeline import AsyncLane, can_use_processes, open_stages
 from evals.selection import trace_filter
 from evals.suite import Suite
 from evals.summary import EvaluatorTally, SelectionTally, threshold_checks
@@ -30,6 +29,9 @@ from store import evals as store_evals
 from store.projects import ensure_projects
 
 CHUNK_TRACES = 2000
+# A run of this many chunks or more reads and writes in processes of its own
+# (evals/pipeline.py); below it, starting them costs more than they save.
+PROCESS_CHUNKS = 4
 
 Progress = Callable[[int, int], None]  # (traces done, traces selected)
 
@@ -80,8 +82,13 @@ def execute_run(
     *,
     progress: Progress | None = None,
     chunk_traces: int = CHUNK_TRACES,
+    processes: bool | None = None,
 ) -> RunResult:
-    """Score the selection and finish the run; :class:`RunError` if it could not."""
+    """Score the selection and finish the run; :class:`RunError` if it could not.
+
+    ``processes`` forces reading and writing in processes (True) or in line (False);
+    by default a run of ``PROCESS_CHUNKS`` chunks or more uses them.
+    """
     began = time.perf_counter()
     try:
         evaluators = [evaluator_class(spec.name)(spec.options) for spec in suite.evaluators]
@@ -97,21 +104,22 @@ def execute_run(
         if progress:
             progress(0, len(ids))
         timings = Timings({ev.name: 0.0 for ev in evaluators})
-        reading = Prefetch(
-            frames.chunks(
-                engine,
-                ids,
-                size=chunk_traces,
-                span_columns=set().union(*(ev.span_columns for ev in evaluators)),
-                logs=any(ev.reads_logs for ev in evaluators),
-            )
+        if processes is None:
+            processes = len(ids) >= PROCESS_CHUNKS * chunk_traces
+        reading, writing = open_stages(
+            engine,
+            ids,
+            size=chunk_traces,
+            span_columns=set().union(*(ev.span_columns for ev in evaluators)),
+            logs=any(ev.reads_logs for ev in evaluators),
+            project_id=started.project_id,
+            run_id=started.run_id,
+            processes=processes and can_use_processes(engine),
         )
-        writing = Background()
         lane = AsyncLane()
         try:
             for chunk in reading:
-                rows = _score_chunk(lane, evaluators, chunk, tallies, timings)
-                writing.submit(partial(_write, engine, started, rows))
+                writing.submit(_score_chunk(lane, evaluators, chunk, tallies, timings))
                 selection.add(chunk.traces)
                 if progress:
                     progress(selection.traces, len(ids))
@@ -149,8 +157,8 @@ def run_suite(engine: sa.Engine, suite: Suite, *, progress: Progress | None = No
 
 @dataclass(slots=True)
 class Timings:
-    """Where a run's time went: each evaluator, and the reading and writing threads
-    (which overlap the scoring)."""
+    """Where a run's time went: each evaluator, and reading and writing (which overlap
+    the scoring when they run in their own processes)."""
 
     score_s: dict[str, float]
     read_s: float = 0.0
@@ -162,11 +170,6 @@ class Timings:
             "write_s": round(self.write_s, 3),
             "score_s": {name: round(seconds, 3) for name, seconds in self.score_s.items()},
         }
-
-
-def _write(engine: sa.Engine, started: StartedRun, rows: dict[str, list[Any]]) -> None:
-    with engine.begin() as connection:
-        store_evals.add_score_columns(connection, started.project_id, rows, run_id=started.run_id)
 
 
 def _score_chunk(

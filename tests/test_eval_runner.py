@@ -176,3 +176,92 @@ def test_a_run_that_dies_is_stored_as_an_error_with_its_scores_so_far(loaded: Se
     run = _run(loaded, started.run_id)
     assert run.status == "error" and "second chunk" in (run.error or "")
     assert len(_scores(loaded, started.run_id)) == 50
+
+
+TEXT_SUITE = f"""
+name: text
+select: {{project: {PROJECT}}}
+evaluators: [pii, prompt_injection, loops, {{step_budget: {{max_steps: 8}}}}]
+"""
+
+
+def test_reading_and_writing_in_processes_changes_no_score(loaded: Server) -> None:
+    """A large run reads and writes in processes of its own: the chunks (text columns,
+    log events) and the scores cross by pickle and must arrive whole."""
+    suite = load_suite(TEXT_SUITE)
+    runs = [
+        execute_run(
+            loaded.engine,
+            suite,
+            start_run(loaded.engine, suite),
+            chunk_traces=9,
+            processes=processes,
+        )
+        for processes in (False, True)
+    ]
+    inline, split = (_scores(loaded, run.run_id) for run in runs)
+    assert len(inline) >= 4 * 120
+    columns = ["trace_id", "evaluator", "metric"]
+    pd.testing.assert_frame_equal(
+        inline.sort_values(columns).reset_index(drop=True),
+        split.sort_values(columns).reset_index(drop=True),
+    )
+    assert runs[0].summary["evaluators"] == runs[1].summary["evaluators"]
+    assert runs[0].summary["selection"] == runs[1].summary["selection"]
+
+
+class _ReadsNoSuchColumn(_Breaks):
+    name = "reads_nothing"
+    span_columns = frozenset({"no_such_column"})
+
+
+class _WritesBadDetails(_Breaks):
+    """Scores whose details cannot be stored as JSON, from the second chunk on."""
+
+    name = "bad_details"
+
+    def score(self, chunk: Chunk) -> pd.DataFrame:
+        self.calls += 1
+        frame = pd.DataFrame({"trace_id": chunk.traces["trace_id"], "metric": "broken"})
+        frame["details"] = [{"kinds": {1, 2}} if self.calls >= 2 else None] * len(frame)
+        for column in ("span_id", "value", "label", "passed", "explanation"):
+            frame[column] = None
+        return frame
+
+
+@pytest.fixture
+def stage_faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, cls in (("reads_nothing", _ReadsNoSuchColumn), ("bad_details", _WritesBadDetails)):
+        monkeypatch.setitem(registry.EVALUATORS, name, f"{__name__}:{cls.__name__}")
+        monkeypatch.setitem(suite_module.EVALUATOR_OPTIONS, name, suite_module.NoOptions)
+    yield
+
+
+@pytest.mark.usefixtures("stage_faults")
+@pytest.mark.parametrize("processes", [False, True], ids=["in-line", "processes"])
+def test_a_read_that_fails_fails_the_run_with_its_reason(loaded: Server, processes: bool) -> None:
+    suite = load_suite(
+        f"name: unreadable\nselect: {{project: {PROJECT}}}\nevaluators: [reads_nothing]\n"
+    )
+    started = start_run(loaded.engine, suite)
+    with pytest.raises(RunError, match=r"no span column \['no_such_column'\]"):
+        execute_run(loaded.engine, suite, started, chunk_traces=50, processes=processes)
+    run = _run(loaded, started.run_id)
+    assert run.status == "error" and "no_such_column" in (run.error or "")
+    assert _scores(loaded, started.run_id).empty
+
+
+@pytest.mark.usefixtures("stage_faults")
+@pytest.mark.parametrize("processes", [False, True], ids=["in-line", "processes"])
+def test_a_write_that_fails_fails_the_run_and_keeps_what_was_written(
+    loaded: Server, processes: bool
+) -> None:
+    suite = load_suite(
+        f"name: unwritable\nselect: {{project: {PROJECT}}}\nevaluators: [bad_details]\n"
+    )
+    started = start_run(loaded.engine, suite)
+    with pytest.raises(RunError, match="TypeError"):
+        execute_run(loaded.engine, suite, started, chunk_traces=50, processes=processes)
+    run = _run(loaded, started.run_id)
+    assert run.status == "error" and "TypeError" in (run.error or "")
+    assert len(_scores(loaded, started.run_id)) == 50
