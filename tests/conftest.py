@@ -19,9 +19,10 @@ def pytest_report_header() -> str:
     return f"reasonlens test database backend: {BACKEND}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One running server per module; tests keep apart by project and trace ids."""
+    """One running server for the whole run, as in production a long-lived one holding
+    everyone's traces; tests keep apart by project and trace ids."""
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
         running = Server(url).start()
         try:
