@@ -37,6 +37,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bench import normalize_bench
 from bench.payloads import Payloads
 from collector.body import Encoding, Signal, decompress
+from collector.costing import span_cost
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded, finite
 from collector.pipeline import _normalize, prepare, to_rows
@@ -83,7 +84,13 @@ def _rows(spans: list[RawSpan], canonicals: list[Any]) -> list[SpanRow]:
             if id(holder) not in serialized:
                 serialized[id(holder)] = to_json(holder.attributes)
         out.append(
-            span_row(span, canonical, serialized[id(span.resource)], serialized[id(span.scope)])
+            span_row(
+                span,
+                canonical,
+                span_cost(canonical, span.start_time_ns, {}),
+                serialized[id(span.resource)],
+                serialized[id(span.scope)],
+            )
         )
     return out
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from collector.agent_scores import EVALUATION_EVENT, log_scores, may_carry_scores, span_scores
 from collector.body import Encoding, Signal, decompress
+from collector.costing import span_cost
 from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
@@ -29,6 +30,7 @@ from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from store.batch import AgentScore, LogBatch, LogRow, ScoreGroups, SpanBatch, SpanRow, make_batch
 from store.models import DEFAULT_PROJECT
+from store.pricing.prices import Price
 from store.projects import project_name_problem
 from store.types import to_json
 
@@ -68,6 +70,7 @@ def prepare(
 def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
     scores: dict[str, list[AgentScore]] = defaultdict(list)
+    prices: dict[str, Price] = {}  # the prices that priced these spans, by key
     # A request's spans come grouped by resource and scope (one object per ResourceSpans
     # and ScopeSpans): what depends on those alone (owner project, serialized
     # attributes) is worked out when they change; nothing is serialized for a rejected
@@ -94,10 +97,16 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
         if span.scope is not scope:
             scope = span.scope
             scope_json = to_json(scope.attributes)
-        by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
+        cost = span_cost(canonical, span.start_time_ns, prices)
+        by_project[owner].append(span_row(span, canonical, cost, resource_json, scope_json))
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)
-    batch = make_batch(list(by_project.items()), sqlite=sqlite, scores=_groups(scores))
+    batch = make_batch(
+        list(by_project.items()),
+        sqlite=sqlite,
+        scores=_groups(scores),
+        prices={key: price.as_json() for key, price in prices.items()},
+    )
     return Prepared(batch, decoded.rejected, decoded.error_message())
 
 

@@ -44,6 +44,7 @@ TRACE_COLUMNS = (
     "cache_read_tokens",
     "cache_write_tokens",
     "cost_usd",
+    "unpriced_count",
     "input",
     "output",
 )

@@ -66,10 +66,7 @@ class SelectionTally:
     def add(self, traces: pd.DataFrame) -> None:
         self.traces += len(traces)
         self.successful += int((traces["status"] != "error").sum())
-        cost = pd.to_numeric(traces["cost_usd"], errors="coerce")
-        # A trace that made no model call spent nothing; one that did and has no cost
-        # is unpriced (as cost_budget counts them).
-        cost = cost.where(cost.notna() | (traces["llm_call_count"] > 0), 0.0)
+        cost = known_cost(traces)
         self.priced += int(cost.notna().sum())
         self.cost_usd += float(cost.sum(skipna=True))
         self.input_tokens += int(traces["input_tokens"].sum())
@@ -91,6 +88,14 @@ class SelectionTally:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
         }
+
+
+def known_cost(traces: pd.DataFrame) -> pd.Series:
+    """Each trace's cost where it is known in full: $0 for a trace that made no model
+    call, NaN for one with a call that no price covers (cost_budget counts the same)."""
+    cost = pd.to_numeric(traces["cost_usd"], errors="coerce")
+    cost = cost.where(cost.notna() | (traces["llm_call_count"] > 0), 0.0)
+    return cost.where(traces["unpriced_count"] == 0)
 
 
 def threshold_checks(

@@ -10,7 +10,8 @@ On PostgreSQL rows travel as tuples and go through the driver's executemany.
 
 Evaluation results the agent sent with its spans or logs (``collector/agent_scores.py``)
 travel beside the rows as :class:`AgentScore` records, on both databases: they are
-rare, so the writer inserts them through SQLAlchemy Core, in the same transaction.
+rare, so the writer inserts them through SQLAlchemy Core, in the same transaction. So
+do the prices that priced the rows (``store/pricing/``), a few per request.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class SpanBatch:
     sqlite: bytes | None = None
     size: int = 0
     scores: ScoreGroups = field(default_factory=list)
+    # The prices that priced these rows, by key (``Price.as_json()``): a few per request.
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _trace_id = itemgetter(SPAN_COLUMNS.index("trace_id"))
@@ -133,9 +136,12 @@ def make_batch(
     *,
     sqlite: bool,
     scores: ScoreGroups | None = None,
+    prices: dict[str, dict[str, Any]] | None = None,
 ) -> SpanBatch:
     """Package rows for the writer; ``sqlite`` packs them as a serialized database."""
-    batch = SpanBatch(size=sum(len(rows) for _, rows in groups), scores=scores or [])
+    batch = SpanBatch(
+        size=sum(len(rows) for _, rows in groups), scores=scores or [], prices=prices or {}
+    )
     for project, rows in groups:
         batch.trace_ids.setdefault(project, set()).update(map(_trace_id, rows))
     if not sqlite:

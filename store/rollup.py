@@ -69,6 +69,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             s.cache_read_tokens,
             s.cache_write_tokens,
             s.cost_usd,
+            s.cost_source,
         )
         .where(s.project_id == project_id, s.trace_id.in_(trace_ids))
         .cte("touched")
@@ -104,8 +105,9 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             usage_sum(t.reasoning_tokens).label("reasoning_tokens"),
             usage_sum(t.cache_read_tokens).label("cache_read_tokens"),
             usage_sum(t.cache_write_tokens).label("cache_write_tokens"),
-            # NULL when no model call reported a cost: unknown is not $0.
+            # NULL when no model call has a cost: unknown is not $0.
             sa.func.sum(sa.case((uses_tokens, t.cost_usd))).label("cost_usd"),
+            count_where(sa.and_(uses_tokens, t.cost_source == "unpriced")).label("unpriced_count"),
             sa.func.min(t.start_time_ns).label("start_time_ns"),
             sa.func.max(t.end_time_ns).label("end_time_ns"),
             # Trace-level fields found on any span apply to the whole trace.
@@ -192,6 +194,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             a.cache_read_tokens,
             a.cache_write_tokens,
             a.cost_usd,
+            a.unpriced_count,
             head_span.c.input_text.label("input"),
             head_span.c.output_text.label("output"),
         )

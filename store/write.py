@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -22,7 +23,7 @@ from store.batch import (
     SpanBatch,
     copy_from_batch,
 )
-from store.models import LogRecord, Score, Span
+from store.models import LogRecord, PriceRecord, Score, Span
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
 from store.types import JSONText
@@ -86,10 +87,39 @@ def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
             _copy_serialized(connection, batch.sqlite)
         elif batch.groups:
             _insert_tuples(connection, project_ids, batch)
+    write_prices(connection, {key: p for batch in batches for key, p in batch.prices.items()})
     for project, trace_ids in touched.items():
         refresh_rollups(connection, project_ids[project], trace_ids)
     write_agent_scores(connection, project_ids, [batch.scores for batch in batches])
     return sum(batch.size for batch in batches)
+
+
+def write_prices(connection: Connection, prices: dict[str, dict[str, Any]]) -> None:
+    """Keep each price that priced a span; one already kept is left as it is (a key is a
+    digest of the content, so the two are the same)."""
+    if not prices:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "key": key,
+            "source": price["source"],
+            "version": price["version"],
+            "provider": price["provider"],
+            "model": price["model"],
+            "definition": price,
+            "created_at": now,
+        }
+        for key, price in sorted(prices.items())
+    ]
+    connection.execute(_price_insert(connection.dialect.name), rows)
+
+
+@cache
+def _price_insert(dialect_name: str) -> sa.Executable:
+    return dialect.insert_for(dialect_name, PriceRecord.__table__).on_conflict_do_nothing(
+        index_elements=["key"]
+    )
 
 
 def write_logs(connection: Connection, batches: Sequence[LogBatch]) -> int:

@@ -82,6 +82,7 @@ def make_chunk(
             cache_read_tokens=0,
             cache_write_tokens=0,
             cost_usd=None,
+            unpriced_count=0,
             input=root.get("input_text"),
             output=root.get("output_text"),
         )

@@ -147,18 +147,19 @@ def test_the_run_page_shows_the_runs_figures(demo: Server, finished: tuple[int, 
     assert f'run-status run-{run["status"]}">{run["status"]}</span>' in html
     held = "held" if held_now else "failed"
     assert f"pass_rate {steps['pass_rate']:.4g} ≥ 0.99: {held}" in text
-    # The demo's model calls carry no price: the cost is unknown, not $0.
-    assert f"{run['selection']['unpriced_traces']} unpriced" in text
-    assert "unknown while traces are unpriced" in text
-    # One histogram per evaluator with values: steps (cost has none: unpriced). They
-    # load after the page, as a fragment for htmx or as a page of their own.
+    # The demo's models are in the price registry: every trace is priced at ingest.
+    assert run["selection"]["unpriced_traces"] == 0 and "all priced" in text
+    assert run["selection"]["cost_per_success_usd"] > 0
+    assert "unknown while traces are unpriced" not in text
+    # One histogram per evaluator with values: steps and cost. They load after the
+    # page, as a fragment for htmx or as a page of their own.
     assert f'hx-get="/evals/runs/{second}/charts" hx-trigger="load"' in html
     assert "<svg" not in html
     fragment = httpx.get(f"{demo.url}/evals/runs/{second}/charts", headers=HTMX).text
-    assert fragment.count("<svg") == 1 and "step_budget: steps" in fragment
-    assert "<html" not in fragment
+    assert fragment.count("<svg") == 2 and "step_budget: steps" in fragment
+    assert "cost_budget: cost_usd" in fragment and "<html" not in fragment
     alone = page(demo, f"/evals/runs/{second}/charts").text
-    assert "<html" in alone and alone.count("<svg") == 1
+    assert "<html" in alone and alone.count("<svg") == 2
     assert f'href="/evals/compare?a={first}&amp;b={second}"' in html
     assert f'href="/evals/suites/{suite_id}"' in html
     first_html = page(demo, f"/evals/runs/{first}").text

@@ -65,6 +65,7 @@ def send_trace(
     user_id: str | None = None,
     error: bool = False,
     cost: float | None = None,
+    model: str = "gpt-4o",
 ) -> str:
     """One agent trace (root + one model call) through OTLP; returns its id."""
     trace, root = ids.trace(), ids.span()
@@ -81,7 +82,7 @@ def send_trace(
         attributes["user.id"] = user_id
     model_call: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
-        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.request.model": model,
         "gen_ai.usage.input_tokens": 10,
         "gen_ai.usage.output_tokens": 5,
     }
@@ -90,7 +91,7 @@ def send_trace(
     specs = [
         SpanSpec(trace, root, name, start, start + 2 * SECOND, attributes=attributes,
                  error="failed" if error else None),
-        SpanSpec(trace, ids.span(), "chat gpt-4o", start + 1, start + SECOND, root, model_call),
+        SpanSpec(trace, ids.span(), f"chat {model}", start + 1, start + SECOND, root, model_call),
     ]  # fmt: skip
     response = post(server.url, request(specs), project=project)
     assert response.status_code == 200, response.text
@@ -113,7 +114,8 @@ def priced(server: Server) -> list[str]:
     costs: list[float | None] = [i / 100 for i in range(10)] + [None, None]
     return [
         send_trace(server, PRICED_PROJECT, ids, T0 + i * SECOND, name=f"priced {i}",
-                   input_text=f"question {i}", cost=cost)
+                   input_text=f"question {i}", cost=cost,
+                   model="gpt-4o" if cost is not None else "in-house-llm")
         for i, cost in enumerate(costs)
     ]  # fmt: skip
 
@@ -193,8 +195,8 @@ def test_the_page_lists_what_the_api_selects(
 def test_cost_ranges_and_order(
     server: Server, priced: list[str], bounds: dict[str, str], order: str
 ) -> None:
-    """The demo's traffic reports no costs (unknown is not $0), so priced traces of
-    their own: 0.00, 0.01, ..., 0.09 USD, and two without a cost."""
+    """Traces of their own with reported costs of 0.00, 0.01, ..., 0.09 USD, and two
+    whose model no price covers (unknown, not $0: outside every range)."""
     params = {"project": PRICED_PROJECT, "sort": "cost", "order": order, **bounds}
     wanted = api_ids(server, **params)
     assert len(wanted) == (6 if "max_cost" in bounds else 10)

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import migrations
+from collector.costing import span_cost
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
@@ -138,7 +139,8 @@ def load_realistic_store(engine: sa.Engine, traces: int = 3000) -> None:
                 session_id=f"s-{rng.randrange(600)}",
                 status=Status.ERROR if rng.random() < 0.1 else Status.OK,
             )
-            groups.setdefault(f"p{i % 4}", []).append(span_row(raw, canonical, "{}", "{}"))
+            cost = span_cost(canonical, raw.start_time_ns, {})
+            groups.setdefault(f"p{i % 4}", []).append(span_row(raw, canonical, cost, "{}", "{}"))
     with engine.begin() as connection:
         sqlite = engine.dialect.name == "sqlite"
         write_spans(connection, [make_batch(list(groups.items()), sqlite=sqlite)])

@@ -11,6 +11,7 @@ import pandas as pd
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.frames import Chunk
 from evals.suite import CostBudgetOptions, StepBudgetOptions
+from evals.summary import known_cost
 
 
 class StepBudget(Evaluator):
@@ -51,20 +52,22 @@ class CostBudget(Evaluator):
 
     def score(self, chunk: Chunk) -> pd.DataFrame:
         traces = chunk.traces
-        cost = pd.to_numeric(traces["cost_usd"], errors="coerce")
-        no_calls = traces["llm_call_count"] == 0
-        cost = cost.where(cost.notna() | ~no_calls, 0.0)
+        # The known part of a partly priced trace is a floor: over the budget already
+        # is a verdict; under it is not.
+        spent = pd.to_numeric(traces["cost_usd"], errors="coerce")
+        spent = spent.where(spent.notna() | (traces["llm_call_count"] > 0), 0.0)
+        cost = known_cost(traces)
         unpriced = cost.isna()
         tokens = traces["input_tokens"] + traces["output_tokens"]
         usd_limit = self.options.max_usd_per_trace
         token_limit = self.options.max_tokens_per_trace
-        over_usd = (cost > usd_limit) if usd_limit is not None else pd.Series(False, cost.index)
+        over_usd = (spent > usd_limit) if usd_limit is not None else pd.Series(False, cost.index)
         over_tokens = (
             (tokens > token_limit) if token_limit is not None else pd.Series(False, cost.index)
         )
         failed = over_usd | over_tokens
         # No verdict only where money is the sole budget and it cannot be known.
-        undecided = unpriced & ~over_tokens & (usd_limit is not None)
+        undecided = unpriced & ~over_usd & ~over_tokens & (usd_limit is not None)
         passed = pd.Series(~failed, dtype=object).where(~undecided, None)
         label = np.select(
             [over_usd, over_tokens, undecided],
@@ -74,14 +77,14 @@ class CostBudget(Evaluator):
         explanation = [
             _explain(c, t, usd_limit, token_limit, is_over_usd, is_over_tokens, is_unpriced)
             for c, t, is_over_usd, is_over_tokens, is_unpriced in zip(
-                cost, tokens, over_usd, over_tokens, unpriced, strict=True
+                spent, tokens, over_usd, over_tokens, unpriced & ~over_usd, strict=True
             )
         ]
         verdicts = scores_frame(
             {
                 "trace_id": traces["trace_id"],
                 "metric": self.metric,
-                "value": cost,
+                "value": cost.where(cost.notna(), spent.where(over_usd)),
                 "passed": passed,
                 "label": label,
                 "explanation": explanation,

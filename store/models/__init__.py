@@ -4,6 +4,7 @@ from store.models.base import Base
 from store.models.dataset import Dataset, DatasetItem
 from store.models.evals import EvalRun, EvalSuite, Score
 from store.models.log_record import LogRecord
+from store.models.price import PriceRecord
 from store.models.project import DEFAULT_PROJECT, Project
 from store.models.span import Span
 from store.models.trace import Trace
@@ -16,6 +17,7 @@ __all__ = [
     "EvalRun",
     "EvalSuite",
     "LogRecord",
+    "PriceRecord",
     "Project",
     "Score",
     "Span",

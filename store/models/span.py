@@ -52,7 +52,14 @@ class Span(IdMixin, Base):
     reasoning_tokens: Mapped[int | None]
     cache_read_tokens: Mapped[int | None]
     cache_write_tokens: Mapped[int | None]
+    # The cost used: as reported when the client sent one, else computed from the price
+    # book. cost_source says which, or "unpriced" (usage, no price: never $0); the
+    # price_key names the price in ``prices`` that computed it (store/pricing/).
     cost_usd: Mapped[float | None]
+    reported_cost_usd: Mapped[float | None]
+    computed_cost_usd: Mapped[float | None]
+    cost_source: Mapped[str | None] = mapped_column(sa.String(8))
+    price_key: Mapped[str | None] = mapped_column(sa.String(16))
 
     input_text: Mapped[str | None] = mapped_column(Text)
     output_text: Mapped[str | None] = mapped_column(Text)

@@ -47,8 +47,10 @@ class Trace(IdMixin, Base):
     reasoning_tokens: Mapped[int]
     cache_read_tokens: Mapped[int]
     cache_write_tokens: Mapped[int]
-    # Null when no span reported a cost: unknown is not $0.
+    # Null when no model call has a cost: unknown is not $0. unpriced_count counts the
+    # calls with usage but no price, which the cost leaves out and the pages show.
     cost_usd: Mapped[float | None]
+    unpriced_count: Mapped[int] = mapped_column(server_default=sa.text("0"))
     input: Mapped[str | None] = mapped_column(Text)
     output: Mapped[str | None] = mapped_column(Text)
 
