@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
+from store.prices_read import prices_by_key
 from store.queries import InvalidCursor, get_trace
 from store.score_read import trace_scores
 from web.api_datasets import router as datasets_router
@@ -69,7 +70,8 @@ def api_trace(
     scores = trace_scores(session.connection(), detail.trace.project_id, detail.trace.trace_id)
     head["scores"] = [score_json(score) for score in scores.scores]
     by_span = detail.logs.by_span
-    spans = tree_json(detail.spans, lambda span: span_json(span, by_span.get(span.span_id)))
+    prices = prices_by_key(session.connection(), [span.price_key for span in detail.spans])
+    spans = tree_json(detail.spans, lambda span: span_json(span, by_span.get(span.span_id), prices))
     return Response(
         orjson.dumps(head)[:-1] + b',"spans":' + spans + b"}", media_type="application/json"
     )

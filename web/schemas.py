@@ -38,7 +38,13 @@ class TraceOut(BaseModel):
     reasoning_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    cost_usd: float | None = Field(description="Reported cost; null when no span reported one.")
+    cost_usd: float | None = Field(
+        description="Sum of the model calls' costs (reported, else computed from the price "
+        "book); null when none has a cost: unknown is not $0."
+    )
+    unpriced_count: int = Field(
+        description="Model calls with usage that no price covers: left out of cost_usd."
+    )
     escalated: bool = Field(
         description="A tool call handed the trace to a person (escalate/handoff/human)."
     )
@@ -76,6 +82,28 @@ class LogRecordOut(BaseModel):
     scope_attributes: dict[str, Any]
 
 
+class CostLineOut(BaseModel):
+    kind: str = Field(description="input (uncached), cache_read, cache_write, output, reasoning")
+    tokens: int
+    usd_per_mtok: float = Field(description="The unit price, USD per million tokens.")
+    usd: float
+
+
+class PriceOut(BaseModel):
+    key: str = Field(description="The price's digest: the same key is the same price.")
+    source: str = Field(description="genai-prices (the registry) or custom.")
+    version: str = Field(description="The registry's version, or the custom price's id.")
+    provider: str | None
+    model: str = Field(description="The model (or pattern) the price is for.")
+
+
+class CostBreakdownOut(BaseModel):
+    price: PriceOut
+    lines: list[CostLineOut] = Field(description="One line per token type charged.")
+    usd: float = Field(description="The computed cost: the sum of the lines.")
+    notes: list[str] = Field(description="Where the counts did not add up, and what was done.")
+
+
 class SpanOut(BaseModel):
     trace_id: str
     span_id: str
@@ -110,7 +138,16 @@ class SpanOut(BaseModel):
     reasoning_tokens: int | None
     cache_read_tokens: int | None
     cache_write_tokens: int | None
-    cost_usd: float | None
+    cost_usd: float | None = Field(description="The cost used: reported, else computed.")
+    reported_cost_usd: float | None = Field(description="The cost the client sent, as sent.")
+    computed_cost_usd: float | None = Field(description="The cost at the price book's price.")
+    cost_source: str | None = Field(
+        description="reported, computed, unpriced (usage but no price), or null (no usage)."
+    )
+    price_key: str | None
+    cost_breakdown: CostBreakdownOut | None = Field(
+        description="How the computed cost was reached; null when no price applied."
+    )
     input_text: str | None
     output_text: str | None
     input_messages: list[dict[str, Any]] | None = Field(

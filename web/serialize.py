@@ -7,6 +7,8 @@ from typing import Any
 
 from store.logs import SpanLogs, span_content
 from store.models import LogRecord, Span, Trace
+from store.pricing.book import usage_of
+from store.pricing.prices import Price, cost_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -46,6 +48,7 @@ def trace_json(trace: Trace, project: str) -> dict[str, Any]:
         "cache_read_tokens": trace.cache_read_tokens,
         "cache_write_tokens": trace.cache_write_tokens,
         "cost_usd": trace.cost_usd,
+        "unpriced_count": trace.unpriced_count,
         "escalated": trace.escalated,
         "input": trace.input,
         "output": trace.output,
@@ -58,7 +61,8 @@ _SPAN_FIELDS = (
     "scope_name", "scope_version", "status", "status_code", "status_message", "error_type",
     "error_message", "trace_state", "flags", "model", "request_model", "provider",
     "input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_usd", "input_text", "output_text", "input_messages",
+    "cache_write_tokens", "cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source",
+    "price_key", "input_text", "output_text", "input_messages",
     "output_messages", "system_instructions", "reasoning_text", "tool_name", "tool_call_id",
     "tool_arguments", "tool_result", "agent_name", "agent_id", "agent_version", "session_id",
     "user_id", "trace_name", "environment", "prompt_name", "prompt_version", "confidence",
@@ -68,9 +72,14 @@ _SPAN_FIELDS = (
 )  # fmt: skip
 
 
-def span_json(span: Span, logs: SpanLogs | None = None) -> dict[str, Any]:
-    """``logs``: the span's log records, which fill the messages it lacks."""
+def span_json(
+    span: Span, logs: SpanLogs | None = None, prices: dict[str, Price] | None = None
+) -> dict[str, Any]:
+    """``logs``: the span's log records, which fill the messages it lacks; ``prices``:
+    the prices of the trace's spans by key (``store.prices_read``), for the breakdown."""
     body = {field: getattr(span, field) for field in _SPAN_FIELDS}
+    price = (prices or {}).get(span.price_key or "")
+    body["cost_breakdown"] = None if price is None else cost_breakdown(span, price)
     body.update(span_content(span, logs))
     body["logs"] = [] if logs is None else [log_json(record) for record in logs.records]
     body["start_time"] = iso_time(span.start_time_ns)
@@ -79,6 +88,37 @@ def span_json(span: Span, logs: SpanLogs | None = None) -> dict[str, Any]:
     body["end_time_unix_nano"] = span.end_time_ns
     body["duration_ms"] = span.duration_ns / 1e6
     return body
+
+
+def cost_breakdown(span: Span, price: Price) -> dict[str, Any]:
+    usage = usage_of(
+        span.input_tokens,
+        span.output_tokens,
+        span.cache_read_tokens,
+        span.cache_write_tokens,
+        span.reasoning_tokens,
+    )
+    cost = cost_of(price, usage)
+    return {
+        "price": {
+            "key": price.key,
+            "source": price.source,
+            "version": price.version,
+            "provider": price.provider,
+            "model": price.model,
+        },
+        "lines": [
+            {
+                "kind": line.kind,
+                "tokens": line.tokens,
+                "usd_per_mtok": line.usd_per_mtok,
+                "usd": line.usd,
+            }
+            for line in cost.lines
+        ],
+        "usd": cost.usd,
+        "notes": list(cost.notes),
+    }
 
 
 def log_json(record: LogRecord) -> dict[str, Any]:

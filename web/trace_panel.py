@@ -80,10 +80,18 @@ class Usage:
     cache_write_tokens: int | None
     total_tokens: int | None
     cost_usd: float | None
+    # Which cost is used, the other beside it, and how the computed one was reached
+    # (web/serialize.py's cost_breakdown), for the panel's cost section.
+    cost_source: str | None = None
+    reported_cost_usd: float | None = None
+    computed_cost_usd: float | None = None
+    breakdown: dict[str, Any] | None = None
 
     @property
     def known(self) -> bool:
-        return any(value is not None for value in (*self.tokens, self.cost_usd))
+        return self.cost_source is not None or any(
+            value is not None for value in (*self.tokens, self.cost_usd)
+        )
 
     @property
     def tokens(self) -> tuple[int | None, ...]:
@@ -297,6 +305,10 @@ def span_panel(span: Mapping[str, Any], trace_start_ns: int, urls: TraceUrls) ->
             span.get("cache_write_tokens"),
             span.get("total_tokens"),
             span.get("cost_usd"),
+            span.get("cost_source"),
+            span.get("reported_cost_usd"),
+            span.get("computed_cost_usd"),
+            span.get("cost_breakdown"),
         ),
         system_instructions=None if has_system_message else clipper("system_instructions"),
         reasoning=clipper("reasoning_text"),

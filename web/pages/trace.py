@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from store.models import Trace
+from store.prices_read import prices_by_key
 from store.score_read import trace_scores
 from store.trace_read import (
     FoundTrace,
@@ -208,7 +209,8 @@ def _span_document(session: Session, one: FoundTrace, span_id: str) -> dict[str,
         stored = full_span(session, one.trace.project_id, one.trace.trace_id, span_id.lower())
     if stored is None:
         raise HTTPException(404, f"No span {label(span_id, 80)!r} in trace {one.trace.trace_id}.")
-    return span_json(*stored)
+    span, logs = stored
+    return span_json(span, logs, prices_by_key(session.connection(), [span.price_key]))
 
 
 def _span_panel(session: Session, one: FoundTrace, urls: TraceUrls, span_id: str) -> SpanPanel:
