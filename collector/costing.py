@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collector.normalize.canonical import Canonical
 from store.pricing.book import price_for, usage_of
-from store.pricing.prices import Price, cost_of
+from store.pricing.prices import Price, usd_of
 from store.vocabulary import USAGE_KINDS
 
 SpanCost = tuple[float | None, float | None, float | None, str | None, str | None]
@@ -34,7 +34,7 @@ def span_cost(c: Canonical, start_ns: int, used: dict[str, Price]) -> SpanCost:
             c.cache_write_tokens,
             c.reasoning_tokens,
         )
-        computed = cost_of(price, usage).usd
+        computed = usd_of(price, usage)
         key = price.key
         used[key] = price
     if reported is not None:

@@ -24,8 +24,6 @@ import orjson
 # The token types a price may name, in the order a breakdown lists them.
 TOKEN_TYPES = ("input", "cache_read", "cache_write", "output", "reasoning")
 PER_TOKENS = 1_000_000  # prices are per million tokens, as providers publish them
-# Counts stored inside another's total: (part, the total it is inside).
-_PARTS = (("cache_read", "input"), ("cache_write", "input"), ("reasoning", "output"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +44,7 @@ class Price:
     usd_per_mtok: dict[str, float]  # token type -> price; absent types fold into a parent
     tiers: dict[str, tuple[Tier, ...]] = field(default_factory=dict)
     key: str = field(init=False, compare=False)  # a digest of the rest
+    _flat: tuple[float | None, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unknown = (set(self.usd_per_mtok) | set(self.tiers)) - set(TOKEN_TYPES)
@@ -56,6 +55,8 @@ class Price:
                 raise ValueError(f"a price must be a finite, non-negative number, not {value}")
         digest = hashlib.blake2b(_canonical(self.as_json()), digest_size=8).hexdigest()
         object.__setattr__(self, "key", digest)
+        flat = tuple(self.usd_per_mtok.get(kind) for kind in TOKEN_TYPES)
+        object.__setattr__(self, "_flat", flat)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,13 @@ class Price:
                 for kind, tiers in data.get("tiers", {}).items()
             },
         )
+
+    def rates(self, input_tokens: int) -> tuple[float | None, ...]:
+        """Unit prices in ``TOKEN_TYPES`` order (None: no price of its own) for a call
+        of ``input_tokens``."""
+        if not self.tiers:
+            return self._flat
+        return tuple(self.unit_price(kind, input_tokens) for kind in TOKEN_TYPES)
 
     def unit_price(self, kind: str, input_tokens: int) -> float | None:
         """USD per million tokens of ``kind`` for a call of ``input_tokens``."""
@@ -121,33 +129,50 @@ class Cost:
 
 def cost_of(price: Price, usage: Usage) -> Cost:
     """The cost of ``usage`` at ``price``, with one line per token type charged."""
-    notes: list[str] = []
-    parts = {"input": usage.input, "output": usage.output}
-    for part, parent in _PARTS:
-        count = getattr(usage, part)
-        if count and price.unit_price(part, usage.input) is not None:
-            parts[part] = count
-            parts[parent] -= count
-    for parent in ("input", "output"):
-        if parts[parent] < 0:
-            # A client whose input excludes its cached tokens (Anthropic's raw count):
-            # the cached parts are charged, the uncached remainder cannot be negative.
-            notes.append(
-                f"{parent} tokens ({getattr(usage, parent):,}) are fewer than their cached "
-                "or reasoning part; the rest is counted as 0"
-            )
-            parts[parent] = 0
-    lines = []
-    for kind in TOKEN_TYPES:
-        tokens = parts.get(kind, 0)
+    charged, notes = _charged(price, usage)
+    lines = tuple(
+        Line(kind, tokens, unit, tokens * unit / PER_TOKENS) for kind, tokens, unit in charged
+    )
+    return Cost(sum(line.usd for line in lines), lines, tuple(notes))
+
+
+def usd_of(price: Price, usage: Usage) -> float:
+    """``cost_of(price, usage).usd`` (the same sum, in the same order) without building
+    the lines: what ingest works out for every model call."""
+    return sum(tokens * unit / PER_TOKENS for _, tokens, unit in _charged(price, usage)[0])
+
+
+def _charged(price: Price, usage: Usage) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """(token type, tokens, unit price) per type charged, in ``TOKEN_TYPES`` order."""
+    rates = price.rates(usage.input)
+    _, cache_read_rate, cache_write_rate, _, reasoning_rate = rates
+    cache_read = usage.cache_read if cache_read_rate is not None else 0
+    cache_write = usage.cache_write if cache_write_rate is not None else 0
+    reasoning = usage.reasoning if reasoning_rate is not None else 0
+    uncached = usage.input - cache_read - cache_write
+    plain_output = usage.output - reasoning
+    notes = []
+    if uncached < 0:
+        # A client whose input excludes its cached tokens (Anthropic's raw count): the
+        # cached parts are charged, the uncached remainder cannot be negative.
+        notes.append(_FEWER.format("input", usage.input))
+        uncached = 0
+    if plain_output < 0:
+        notes.append(_FEWER.format("output", usage.output))
+        plain_output = 0
+    charged = []
+    counts = (uncached, cache_read, cache_write, plain_output, reasoning)
+    for kind, tokens, unit in zip(TOKEN_TYPES, counts, rates, strict=True):
         if not tokens:
             continue
-        unit = price.unit_price(kind, usage.input)
         if unit is None:
             notes.append(f"no price for {kind} tokens; they are not charged")
             continue
-        lines.append(Line(kind, tokens, unit, tokens * unit / PER_TOKENS))
-    return Cost(sum(line.usd for line in lines), tuple(lines), tuple(notes))
+        charged.append((kind, tokens, unit))
+    return charged, notes
+
+
+_FEWER = "{} tokens ({:,}) are fewer than their cached or reasoning part; the rest is counted as 0"
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
