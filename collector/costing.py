@@ -9,7 +9,7 @@ covers and no reported cost is "unpriced": its cost is unknown, never $0.
 from __future__ import annotations
 
 from collector.normalize.canonical import Canonical
-from store.pricing.book import price_for, usage_of
+from store.pricing.book import price_for
 from store.pricing.prices import Price, usd_of
 from store.vocabulary import USAGE_KINDS
 
@@ -27,14 +27,14 @@ def span_cost(c: Canonical, start_ns: int, used: dict[str, Price]) -> SpanCost:
     price = price_for(c.provider, c.model or c.request_model, start_ns)
     computed = key = None
     if price is not None:
-        usage = usage_of(
-            c.input_tokens,
-            c.output_tokens,
-            c.cache_read_tokens,
-            c.cache_write_tokens,
-            c.reasoning_tokens,
+        computed = usd_of(
+            price,
+            c.input_tokens or 0,
+            c.output_tokens or 0,
+            c.cache_read_tokens or 0,
+            c.cache_write_tokens or 0,
+            c.reasoning_tokens or 0,
         )
-        computed = usd_of(price, usage)
         key = price.key
         used[key] = price
     if reported is not None:

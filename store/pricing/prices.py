@@ -44,7 +44,12 @@ class Price:
     usd_per_mtok: dict[str, float]  # token type -> price; absent types fold into a parent
     tiers: dict[str, tuple[Tier, ...]] = field(default_factory=dict)
     key: str = field(init=False, compare=False)  # a digest of the rest
+    # Unit prices in TOKEN_TYPES order below every tier, and from each tier's threshold
+    # on (highest first): a call's rates are one comparison per threshold away.
     _flat: tuple[float | None, ...] = field(init=False, repr=False, compare=False)
+    _tiered: tuple[tuple[int, tuple[float | None, ...]], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         unknown = (set(self.usd_per_mtok) | set(self.tiers)) - set(TOKEN_TYPES)
@@ -55,8 +60,13 @@ class Price:
                 raise ValueError(f"a price must be a finite, non-negative number, not {value}")
         digest = hashlib.blake2b(_canonical(self.as_json()), digest_size=8).hexdigest()
         object.__setattr__(self, "key", digest)
-        flat = tuple(self.usd_per_mtok.get(kind) for kind in TOKEN_TYPES)
-        object.__setattr__(self, "_flat", flat)
+        object.__setattr__(self, "_flat", self._rates_at(0))
+        thresholds = sorted({tier.above for tiers in self.tiers.values() for tier in tiers})
+        tiered = tuple((above, self._rates_at(above + 1)) for above in reversed(thresholds))
+        object.__setattr__(self, "_tiered", tiered)
+
+    def _rates_at(self, input_tokens: int) -> tuple[float | None, ...]:
+        return tuple(self.unit_price(kind, input_tokens) for kind in TOKEN_TYPES)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -88,9 +98,10 @@ class Price:
     def rates(self, input_tokens: int) -> tuple[float | None, ...]:
         """Unit prices in ``TOKEN_TYPES`` order (None: no price of its own) for a call
         of ``input_tokens``."""
-        if not self.tiers:
-            return self._flat
-        return tuple(self.unit_price(kind, input_tokens) for kind in TOKEN_TYPES)
+        for above, rates in self._tiered:
+            if input_tokens > above:
+                return rates
+        return self._flat
 
     def unit_price(self, kind: str, input_tokens: int) -> float | None:
         """USD per million tokens of ``kind`` for a call of ``input_tokens``."""
@@ -129,36 +140,46 @@ class Cost:
 
 def cost_of(price: Price, usage: Usage) -> Cost:
     """The cost of ``usage`` at ``price``, with one line per token type charged."""
-    charged, notes = _charged(price, usage)
+    charged, notes = _charged(
+        price, usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning
+    )
     lines = tuple(
         Line(kind, tokens, unit, tokens * unit / PER_TOKENS) for kind, tokens, unit in charged
     )
     return Cost(sum(line.usd for line in lines), lines, tuple(notes))
 
 
-def usd_of(price: Price, usage: Usage) -> float:
-    """``cost_of(price, usage).usd`` (the same sum, in the same order) without building
-    the lines: what ingest works out for every model call."""
-    return sum(tokens * unit / PER_TOKENS for _, tokens, unit in _charged(price, usage)[0])
+def usd_of(
+    price: Price, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
+) -> float:
+    """``cost_of(price, Usage(...)).usd`` (the same sum, in the same order) without
+    building the lines: what ingest works out for every model call."""
+    usage = (input, output, cache_read, cache_write, reasoning)
+    return sum(tokens * unit / PER_TOKENS for _, tokens, unit in _charged(price, *usage)[0])
 
 
-def _charged(price: Price, usage: Usage) -> tuple[list[tuple[str, int, float]], list[str]]:
+def _charged(
+    price: Price, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
+) -> tuple[list[tuple[str, int, float]], list[str]]:
     """(token type, tokens, unit price) per type charged, in ``TOKEN_TYPES`` order."""
-    rates = price.rates(usage.input)
+    rates = price.rates(input)
     _, cache_read_rate, cache_write_rate, _, reasoning_rate = rates
-    cache_read = usage.cache_read if cache_read_rate is not None else 0
-    cache_write = usage.cache_write if cache_write_rate is not None else 0
-    reasoning = usage.reasoning if reasoning_rate is not None else 0
-    uncached = usage.input - cache_read - cache_write
-    plain_output = usage.output - reasoning
+    if cache_read_rate is None:
+        cache_read = 0
+    if cache_write_rate is None:
+        cache_write = 0
+    if reasoning_rate is None:
+        reasoning = 0
+    uncached = input - cache_read - cache_write
+    plain_output = output - reasoning
     notes = []
     if uncached < 0:
         # A client whose input excludes its cached tokens (Anthropic's raw count): the
         # cached parts are charged, the uncached remainder cannot be negative.
-        notes.append(_FEWER.format("input", usage.input))
+        notes.append(_FEWER.format("input", input))
         uncached = 0
     if plain_output < 0:
-        notes.append(_FEWER.format("output", usage.output))
+        notes.append(_FEWER.format("output", output))
         plain_output = 0
     charged = []
     counts = (uncached, cache_read, cache_write, plain_output, reasoning)
