@@ -105,6 +105,25 @@ def db_upgrade(db: DbOption = None) -> None:
     typer.echo(f"database at revision {migrations.current_revision(engine)}")
 
 
+@app.command()
+def reprice(
+    since: Annotated[
+        str | None,
+        typer.Option(help="Model calls since: an age (30d), ISO 8601 or ns (default: all)."),
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="One project (default: all).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Recompute stored costs at today's prices, in batches, while ingest goes on.
+
+    Exits 0 when done, 2 on a bad --since or an unknown --project.
+    """
+    from reasonlens.reprice_command import reprice_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(reprice_command(since, project, settings.database_url))
+
+
 @eval_app.command("run")
 def eval_run(
     suite_file: Annotated[

@@ -11,10 +11,55 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from store.pricing.prices import Price, Usage
+from store.pricing.prices import Price, Usage, usd_of
 from store.pricing.registry import registry_price
 
 NS_PER_DAY = 86_400 * 1_000_000_000
+
+CostColumns = tuple[float | None, float | None, float | None, str | None, str | None]
+"""A span's (cost_usd, reported_cost_usd, computed_cost_usd, cost_source, price_key)."""
+
+_NONE: CostColumns = (None, None, None, None, None)
+
+
+def cost_columns(
+    uses_tokens: bool,
+    provider: str | None,
+    model: str | None,
+    start_ns: int,
+    tokens: tuple[int | None, int | None, int | None, int | None, int | None],
+    reported: float | None,
+    used: dict[str, Price],
+) -> CostColumns:
+    """A span's cost columns, at ingest and when re-pricing: the client's cost is used
+    when it sent one, the price book's is kept beside it; a model call with usage that
+    no price covers and no reported cost is "unpriced" (unknown, never $0).
+
+    ``uses_tokens``: an LLM or embedding span (the kinds a trace's usage sums);
+    ``tokens``: input, output, cache read, cache write, reasoning, as stored. A price
+    used is added to ``used``, for the ``prices`` table.
+    """
+    input_tokens, output_tokens, cache_read, cache_write, reasoning = tokens
+    if not uses_tokens or not (input_tokens or output_tokens):
+        return _NONE if reported is None else (reported, reported, None, "reported", None)
+    price = price_for(provider, model, start_ns)
+    computed = key = None
+    if price is not None:
+        computed = usd_of(
+            price,
+            input_tokens or 0,
+            output_tokens or 0,
+            cache_read or 0,
+            cache_write or 0,
+            reasoning or 0,
+        )
+        key = price.key
+        used[key] = price
+    if reported is not None:
+        return (reported, reported, computed, "reported", key)
+    if computed is not None:
+        return (computed, None, computed, "computed", key)
+    return (None, None, None, "unpriced", None)
 
 
 def price_for(provider: str | None, model: str | None, start_ns: int) -> Price | None:

@@ -1,0 +1,195 @@
+"""Re-pricing stored spans after the price book changed, without stopping ingest.
+
+Traces are taken in id order, a bounded batch per transaction: on SQLite the writer
+lock is held for one batch at a time, so ingest's commits interleave with the
+re-pricing's; on PostgreSQL row locks are held as briefly. Only the traces' model
+calls are read, and their costs summed here as the rollup sums them (null when none
+has a cost, unpriced calls counted), rather than re-read by an UPDATE per trace: the
+cost columns sit at the end of a wide span row, so reading them again costs more than
+the pricing. Only spans and traces whose costs change are written (a trace's sum
+within 1e-12 of the stored one is the same sum in another order). A re-pricing that
+stops half way leaves every batch it committed consistent (spans and their traces
+together) and can simply be run again: it computes the same values.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.models import Span, Trace
+from store.pricing.book import cost_columns
+from store.pricing.prices import Price
+from store.vocabulary import USAGE_KINDS
+from store.write import write_prices
+
+BATCH_TRACES = 2000
+
+Progress = Callable[[int, int], None]  # (model calls read, changed)
+
+_READ = (
+    Span.id,
+    Span.project_id,
+    Span.trace_id,
+    Span.provider,
+    Span.model,
+    Span.request_model,
+    Span.start_time_ns,
+    Span.input_tokens,
+    Span.output_tokens,
+    Span.cache_read_tokens,
+    Span.cache_write_tokens,
+    Span.reasoning_tokens,
+    Span.reported_cost_usd,
+    Span.cost_usd,
+    Span.computed_cost_usd,
+    Span.cost_source,
+    Span.price_key,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Repriced:
+    calls: int  # model calls read
+    changed: int  # of them, spans whose cost columns changed
+    traces: int  # traces whose cost was recomputed
+    seconds: float
+
+
+def reprice(
+    engine: sa.Engine,
+    *,
+    since_ns: int | None = None,
+    project_id: int | None = None,
+    batch_traces: int = BATCH_TRACES,
+    progress: Progress | None = None,
+) -> Repriced:
+    """Recompute the cost of every model call of the traces that started at
+    ``since_ns`` or later (in one project, or all) at today's price book."""
+    began = time.perf_counter()
+    conditions = []
+    if since_ns is not None:
+        conditions.append(Trace.start_time_ns >= since_ns)
+    if project_id is not None:
+        conditions.append(Trace.project_id == project_id)
+    calls = changed = traces = 0
+    after = 0
+    while True:
+        with engine.begin() as connection:
+            batch = connection.execute(
+                sa.select(Trace.id, Trace.project_id, Trace.trace_id, Trace.cost_usd,
+                          Trace.unpriced_count)
+                .where(Trace.id > after, *conditions)
+                .order_by(Trace.id)
+                .limit(batch_traces)
+            ).all()  # fmt: skip
+            if not batch:
+                break
+            after = batch[-1].id
+            rows = _model_calls(connection, batch)
+            work = _changes(rows, batch)
+            if work.spans:
+                write_prices(connection, {k: p.as_json() for k, p in work.prices.items()})
+                connection.execute(_SPAN_UPDATE, work.spans)
+            if work.traces:
+                connection.execute(_TRACE_UPDATE, work.traces)
+        calls += len(rows)
+        changed += len(work.spans)
+        traces += len(work.traces)
+        if progress:
+            progress(calls, changed)
+    return Repriced(calls, changed, traces, time.perf_counter() - began)
+
+
+def _model_calls(connection: sa.Connection, batch: list[sa.Row[Any]]) -> list[sa.Row[Any]]:
+    by_project: dict[int, list[str]] = defaultdict(list)
+    for trace in batch:
+        by_project[trace.project_id].append(trace.trace_id)
+    rows: list[sa.Row[Any]] = []
+    for project, trace_ids in by_project.items():
+        rows += connection.execute(
+            sa.select(*_READ).where(
+                Span.project_id == project,
+                Span.trace_id.in_(trace_ids),
+                Span.kind.in_(_USAGE_KINDS),
+            )
+        ).all()
+    return rows
+
+
+@dataclass(slots=True)
+class _Work:
+    spans: list[dict[str, object]] = field(default_factory=list)  # changed cost columns
+    traces: list[dict[str, object]] = field(default_factory=list)  # changed trace costs
+    prices: dict[str, Price] = field(default_factory=dict)
+
+
+def _changes(rows: list[sa.Row[Any]], batch: list[sa.Row[Any]]) -> _Work:
+    work = _Work()
+    costs: dict[tuple[int, str], list[float]] = defaultdict(list)
+    unpriced: dict[tuple[int, str], int] = defaultdict(int)
+    for row in rows:
+        new = cost_columns(
+            True,
+            row.provider,
+            row.model or row.request_model,
+            row.start_time_ns,
+            (
+                row.input_tokens,
+                row.output_tokens,
+                row.cache_read_tokens,
+                row.cache_write_tokens,
+                row.reasoning_tokens,
+            ),
+            row.reported_cost_usd,
+            work.prices,
+        )
+        cost, _, computed, source, key = new
+        trace = (row.project_id, row.trace_id)
+        if cost is not None:
+            costs[trace].append(cost)
+        if source == "unpriced":
+            unpriced[trace] += 1
+        stored = (row.cost_usd, row.reported_cost_usd, row.computed_cost_usd)
+        if new != (*stored, row.cost_source, row.price_key):
+            work.spans.append(
+                {"span": row.id, "cost": cost, "computed": computed, "source": source, "key": key}
+            )
+    for trace in batch:
+        found = costs.get((trace.project_id, trace.trace_id))
+        # As the rollup sums: null when no model call has a cost (unknown is not $0).
+        total = math.fsum(found) if found else None
+        count = unpriced.get((trace.project_id, trace.trace_id), 0)
+        if (total, count) != (trace.cost_usd, trace.unpriced_count) and not (
+            total is not None
+            and trace.cost_usd is not None
+            and math.isclose(total, trace.cost_usd, rel_tol=1e-12)
+            and count == trace.unpriced_count
+        ):
+            work.traces.append({"trace": trace.id, "cost": total, "unpriced": count})
+    return work
+
+
+_USAGE_KINDS = [kind.value for kind in USAGE_KINDS]
+_spans, _traces = Span.__table__, Trace.__table__
+_SPAN_UPDATE = (
+    _spans.update()
+    .where(_spans.c.id == sa.bindparam("span"))
+    .values(
+        cost_usd=sa.bindparam("cost"),
+        computed_cost_usd=sa.bindparam("computed"),
+        cost_source=sa.bindparam("source"),
+        price_key=sa.bindparam("key"),
+    )
+)
+_TRACE_UPDATE = (
+    _traces.update()
+    .where(_traces.c.id == sa.bindparam("trace"))
+    .values(cost_usd=sa.bindparam("cost"), unpriced_count=sa.bindparam("unpriced"))
+)
