@@ -22,6 +22,7 @@ from tests.demo_data import Loaded, load_demo
 from tests.otlp import Ids
 from tests.server import Server
 from tests.test_analytics import T0, send_agent_trace
+from web.templating import fmt_usd
 
 PROJECT = "page-overview"
 HOSTILE_PROJECT = "page-overview-hostile"
@@ -293,3 +294,28 @@ def test_in_a_browser_hostile_names_stay_text(
     browser.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
     assert browser.evaluate("window.__xss") is None
     watched.assert_clean()
+
+
+def test_cost_per_success_charges_failures_to_the_successes(server: Server, demo: Loaded) -> None:
+    """Cost per outcome: every trace's spend over the traces that succeeded."""
+    rows = Tables(page(server, **WEEK).text).of("group")
+    assert rows
+    for row in rows:
+        params: dict[str, Any] = {**query(row.links[1]), "limit": 1000}
+        traces, cursor = [], None
+        while True:
+            body = httpx.get(
+                f"{server.url}/api/traces",
+                params={**params, **({"cursor": cursor} if cursor else {})},
+            ).json()
+            traces += body["traces"]
+            if (cursor := body["next_cursor"]) is None:
+                break
+        # The demo's models are priced; a trace without a cost used no tokens (its
+        # model calls, if any, failed before the provider counted any).
+        assert all(trace["unpriced_count"] == 0 for trace in traces)
+        free = [t for t in traces if t["cost_usd"] is None]
+        assert all(t["input_tokens"] + t["output_tokens"] == 0 for t in free)
+        successes = sum(trace["status"] != "error" for trace in traces)
+        want = sum(trace["cost_usd"] or 0.0 for trace in traces) / successes
+        assert row.cells[11] == fmt_usd(want), row.attributes

@@ -95,7 +95,8 @@ class Stats:
     traces: int = 0
     errors: int = 0
     escalations: int = 0
-    priced: int = 0  # traces that reported a cost
+    priced: int = 0  # traces that have a cost
+    unpriced: int = 0  # traces with a model call that no price covers (cost unknown)
     cost_usd: float = 0.0  # summed over the priced ones
     input_tokens: int = 0
     output_tokens: int = 0
@@ -143,7 +144,9 @@ class Stats:
 
     @property
     def cost_per_success(self) -> float | None:
-        return ratio(self.cost_usd, self.successes) if self.priced else None
+        """Cost per outcome: what a successful trace costs, failures' spend included.
+        Unknown while any trace has an unpriced call (never understated as if $0)."""
+        return ratio(self.cost_usd, self.successes) if self.priced and not self.unpriced else None
 
     @property
     def tokens_per_trace(self) -> float | None:
@@ -163,7 +166,7 @@ class Stats:
 
 
 _ADDITIVE = (
-    "traces", "errors", "escalations", "priced", "cost_usd",
+    "traces", "errors", "escalations", "priced", "unpriced", "cost_usd",
     "input_tokens", "output_tokens", "llm_calls", "tool_calls",
 )  # fmt: skip
 
@@ -186,6 +189,7 @@ def stat_columns() -> list[sa.ColumnElement[Any]]:
         count_where(Trace.status == Status.ERROR.value).label("errors"),
         count_where(Trace.escalated).label("escalations"),
         sa.func.count(Trace.cost_usd).label("priced"),
+        count_where(Trace.unpriced_count > 0).label("unpriced"),
         sa.func.coalesce(sa.func.sum(Trace.cost_usd), 0.0).label("cost_usd"),
         total(Trace.input_tokens).label("input_tokens"),
         total(Trace.output_tokens).label("output_tokens"),
