@@ -4,16 +4,24 @@
 from __future__ import annotations
 
 from collector.normalize.canonical import Canonical
-from store.pricing.book import CostColumns, cost_columns
+from store.pricing.book import REGISTRY_ONLY, CostColumns, PriceBook, cost_columns
 from store.pricing.prices import Price
 from store.vocabulary import USAGE_KINDS
 
 SpanCost = CostColumns
 
 
-def span_cost(c: Canonical, start_ns: int, used: dict[str, Price]) -> SpanCost:
+def span_cost(
+    c: Canonical,
+    start_ns: int,
+    used: dict[str, Price],
+    book: PriceBook = REGISTRY_ONLY,
+    project: str | None = None,
+) -> SpanCost:
     """The span's cost columns; a price it used is added to ``used`` for the writer."""
     return cost_columns(
+        book,
+        project,
         c.kind in USAGE_KINDS,
         c.provider,
         c.model or c.request_model,

@@ -30,6 +30,7 @@ from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from store.batch import AgentScore, LogBatch, LogRow, ScoreGroups, SpanBatch, SpanRow, make_batch
 from store.models import DEFAULT_PROJECT
+from store.pricing.book import REGISTRY_ONLY, PriceBook
 from store.pricing.prices import Price
 from store.projects import project_name_problem
 from store.types import to_json
@@ -54,6 +55,7 @@ def prepare(
     project: str | None,
     max_body_bytes: int,
     sqlite: bool,
+    prices: PriceBook = REGISTRY_ONLY,
 ) -> Prepared:
     """What the decode workers run, for every signal. ``project`` is the validated
     ``x-reasonlens-project`` header, if any; ``sqlite`` packs span rows for a SQLite
@@ -64,10 +66,12 @@ def prepare(
         logs = decode_logs_protobuf(raw) if protobuf else decode_logs_json(raw)
         return to_log_rows(logs, project)
     spans = decode_protobuf(raw) if protobuf else decode_json(raw)
-    return to_rows(spans, project, sqlite=sqlite)
+    return to_rows(spans, project, sqlite=sqlite, book=prices)
 
 
-def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
+def to_rows(
+    decoded: Decoded, project: str | None, *, sqlite: bool, book: PriceBook = REGISTRY_ONLY
+) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
     scores: dict[str, list[AgentScore]] = defaultdict(list)
     prices: dict[str, Price] = {}  # the prices that priced these spans, by key
@@ -97,7 +101,7 @@ def to_rows(decoded: Decoded, project: str | None, *, sqlite: bool) -> Prepared:
         if span.scope is not scope:
             scope = span.scope
             scope_json = to_json(scope.attributes)
-        cost = span_cost(canonical, span.start_time_ns, prices)
+        cost = span_cost(canonical, span.start_time_ns, prices, book, owner)
         by_project[owner].append(span_row(span, canonical, cost, resource_json, scope_json))
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -22,8 +23,13 @@ from collector.body import Encoding, Signal
 from collector.errors import Overloaded
 from collector.pipeline import Prepared, prepare
 from collector.writer import Writer
+from store.pricing.book import REGISTRY_ONLY, PriceBook
+from store.pricing.custom import load_rules
 
 log = logging.getLogger(__name__)
+
+# Custom prices changed by another process (a second collector) apply within this.
+PRICES_MAX_AGE_S = 10.0
 
 
 def _ignore_interrupts() -> None:
@@ -65,6 +71,16 @@ class IngestService:
         )
         self._workers = workers
         self._pool: Executor | None = None
+        self._engine = engine
+        self.prices = REGISTRY_ONLY
+        self._prices_loaded = -PRICES_MAX_AGE_S
+
+    def reload_prices(self) -> None:
+        """Read the projects' custom prices again (the API calls this after a change;
+        ``export`` does every ``PRICES_MAX_AGE_S``, for changes made elsewhere)."""
+        with self._engine.connect() as connection:
+            self.prices = PriceBook(load_rules(connection))
+        self._prices_loaded = time.monotonic()
 
     async def export(
         self,
@@ -76,6 +92,12 @@ class IngestService:
     ) -> Prepared:
         """``content_encoding``: the body's compression (HTTP's Content-Encoding; gRPC
         decompresses before the handler). ``project``: the validated project header."""
+        if time.monotonic() - self._prices_loaded > PRICES_MAX_AGE_S:
+            self._prices_loaded = time.monotonic()  # one reload at a time
+            try:
+                await asyncio.to_thread(self.reload_prices)
+            except Exception:
+                log.exception("reading custom prices failed; pricing with the last ones read")
         job = partial(
             prepare,
             signal,
@@ -85,6 +107,7 @@ class IngestService:
             project,
             self.max_body_bytes,
             self._sqlite,
+            self.prices,
         )
         prepared = await self._prepare(job)
         await self.writer.write(prepared.batch)

@@ -16,6 +16,7 @@ from store.score_read import trace_scores
 from web.api_datasets import router as datasets_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
+from web.api_prices import router as prices_router
 from web.csv_export import router as csv_router
 from web.deps import DbSession
 from web.filters import TracePageParams, trace_page
@@ -26,7 +27,7 @@ from web.serialize import log_json, span_json, trace_json
 from web.tree import tree_json
 
 router = APIRouter()
-for part in (csv_router, evals_router, datasets_router, eval_compare_router):
+for part in (csv_router, evals_router, datasets_router, eval_compare_router, prices_router):
     router.include_router(part)
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")

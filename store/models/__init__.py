@@ -4,7 +4,7 @@ from store.models.base import Base
 from store.models.dataset import Dataset, DatasetItem
 from store.models.evals import EvalRun, EvalSuite, Score
 from store.models.log_record import LogRecord
-from store.models.price import PriceRecord
+from store.models.price import CustomPrice, PriceRecord
 from store.models.project import DEFAULT_PROJECT, Project
 from store.models.span import Span
 from store.models.trace import Trace
@@ -12,6 +12,7 @@ from store.models.trace import Trace
 __all__ = [
     "DEFAULT_PROJECT",
     "Base",
+    "CustomPrice",
     "Dataset",
     "DatasetItem",
     "EvalRun",

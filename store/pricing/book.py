@@ -1,16 +1,18 @@
 """Which price prices a model call, and what it then costs.
 
-Looked up per (provider, model, UTC day of the call): prices change on dates, and a
-day's lookups repeat the same few models, so each is resolved once per process and
-day. Custom per-project prices will be consulted first once they exist; today the
-price book is the registry (``store/pricing/registry.py``).
+The project's custom prices first (``store/pricing/custom.py``), then the registry
+(``store/pricing/registry.py``). Registry prices are looked up per (provider, model,
+UTC day of the call): prices change on dates, and a day's lookups repeat the same few
+models, so each is resolved once per process and day.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from store.pricing.custom import CustomRule, best_rule
 from store.pricing.prices import Price, Usage, usd_of
 from store.pricing.registry import registry_price
 
@@ -22,7 +24,33 @@ CostColumns = tuple[float | None, float | None, float | None, str | None, str | 
 _NONE: CostColumns = (None, None, None, None, None)
 
 
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """Every project's custom prices (best first, by project name), as the collector
+    hands them to its decode workers with each request; the registry is the same
+    everywhere and stays out of it."""
+
+    rules: dict[str, tuple[CustomRule, ...]] = field(default_factory=dict)
+
+    def price(
+        self, project: str | None, provider: str | None, model: str | None, start_ns: int
+    ) -> Price | None:
+        if not model:
+            return None
+        rules = self.rules.get(project) if project is not None else None
+        if rules:
+            rule = best_rule(rules, provider, model.strip(), start_ns)
+            if rule is not None:
+                return rule.price
+        return price_for(provider, model, start_ns)
+
+
+REGISTRY_ONLY = PriceBook()
+
+
 def cost_columns(
+    book: PriceBook,
+    project: str | None,
     uses_tokens: bool,
     provider: str | None,
     model: str | None,
@@ -35,6 +63,7 @@ def cost_columns(
     when it sent one, the price book's is kept beside it; a model call with usage that
     no price covers and no reported cost is "unpriced" (unknown, never $0).
 
+    ``project``: the span's project name, whose custom prices come first;
     ``uses_tokens``: an LLM or embedding span (the kinds a trace's usage sums);
     ``tokens``: input, output, cache read, cache write, reasoning, as stored. A price
     used is added to ``used``, for the ``prices`` table.
@@ -42,7 +71,7 @@ def cost_columns(
     input_tokens, output_tokens, cache_read, cache_write, reasoning = tokens
     if not uses_tokens or not (input_tokens or output_tokens):
         return _NONE if reported is None else (reported, reported, None, "reported", None)
-    price = price_for(provider, model, start_ns)
+    price = book.price(project, provider, model, start_ns)
     computed = key = None
     if price is not None:
         computed = usd_of(

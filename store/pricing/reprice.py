@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from store.models import Span, Trace
-from store.pricing.book import cost_columns
+from store.models import Project, Span, Trace
+from store.pricing.book import PriceBook, cost_columns
+from store.pricing.custom import load_rules
 from store.pricing.prices import Price
 from store.vocabulary import USAGE_KINDS
 from store.write import write_prices
@@ -73,6 +74,9 @@ def reprice(
     """Recompute the cost of every model call of the traces that started at
     ``since_ns`` or later (in one project, or all) at today's price book."""
     began = time.perf_counter()
+    with engine.connect() as connection:
+        book = PriceBook(load_rules(connection))
+        names = dict(connection.execute(sa.select(Project.id, Project.name)).all())
     conditions = []
     if since_ns is not None:
         conditions.append(Trace.start_time_ns >= since_ns)
@@ -93,7 +97,7 @@ def reprice(
                 break
             after = batch[-1].id
             rows = _model_calls(connection, batch)
-            work = _changes(rows, batch)
+            work = _changes(rows, batch, book, names)
             if work.spans:
                 write_prices(connection, {k: p.as_json() for k, p in work.prices.items()})
                 connection.execute(_SPAN_UPDATE, work.spans)
@@ -130,12 +134,16 @@ class _Work:
     prices: dict[str, Price] = field(default_factory=dict)
 
 
-def _changes(rows: list[sa.Row[Any]], batch: list[sa.Row[Any]]) -> _Work:
+def _changes(
+    rows: list[sa.Row[Any]], batch: list[sa.Row[Any]], book: PriceBook, names: dict[int, str]
+) -> _Work:
     work = _Work()
     costs: dict[tuple[int, str], list[float]] = defaultdict(list)
     unpriced: dict[tuple[int, str], int] = defaultdict(int)
     for row in rows:
         new = cost_columns(
+            book,
+            names.get(row.project_id),
             True,
             row.provider,
             row.model or row.request_model,
