@@ -1,4 +1,4 @@
-"""custom prices per project
+"""custom prices per project; unpriced_count in the overview's covering index
 
 Revision ID: 0008
 Revises: 0007
@@ -17,6 +17,12 @@ depends_on: str | Sequence[str] | None = None
 
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIME = sa.DateTime(timezone=True)
+# ix_traces_analytics as revision 0004 made it.
+ANALYTICS = (
+    "project_id", "agent_name", "agent_version", "start_time_ns", "status", "escalated",
+    "duration_ns", "cost_usd", "input_tokens", "output_tokens", "llm_call_count",
+    "tool_call_count", "trace_id",
+)  # fmt: skip
 
 
 def upgrade() -> None:
@@ -39,8 +45,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_custom_prices")),
     )
     op.create_index("ix_custom_prices_project_id", "custom_prices", ["project_id"])
+    # The overview counts unpriced traces per agent version from this index alone.
+    op.drop_index("ix_traces_analytics", table_name="traces")
+    op.create_index(
+        "ix_traces_analytics", "traces", [*ANALYTICS[:8], "unpriced_count", *ANALYTICS[8:]]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_traces_analytics", table_name="traces")
+    op.create_index("ix_traces_analytics", "traces", list(ANALYTICS))
     op.drop_index("ix_custom_prices_project_id", table_name="custom_prices")
     op.drop_table("custom_prices")

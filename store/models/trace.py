@@ -106,6 +106,7 @@ sa.Index(
     Trace.escalated,
     Trace.duration_ns,
     Trace.cost_usd,
+    Trace.unpriced_count,
     Trace.input_tokens,
     Trace.output_tokens,
     Trace.llm_call_count,
