@@ -12,6 +12,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -74,13 +75,30 @@ class IngestService:
         self._engine = engine
         self.prices = REGISTRY_ONLY
         self._prices_loaded = -PRICES_MAX_AGE_S
+        self._prices_reloading = False
 
     def reload_prices(self) -> None:
-        """Read the projects' custom prices again (the API calls this after a change;
-        ``export`` does every ``PRICES_MAX_AGE_S``, for changes made elsewhere)."""
+        """Read the projects' custom prices again (the API calls this after a change)."""
         with self._engine.connect() as connection:
             self.prices = PriceBook(load_rules(connection))
         self._prices_loaded = time.monotonic()
+
+    def _refresh_prices_soon(self) -> None:
+        """Every ``PRICES_MAX_AGE_S``, for changes made by another process: in a thread
+        of its own, so that a locked table delays the prices, never an export."""
+        if self._prices_reloading or time.monotonic() - self._prices_loaded < PRICES_MAX_AGE_S:
+            return
+        self._prices_reloading = True
+        threading.Thread(target=self._reload_quietly, name="price-book", daemon=True).start()
+
+    def _reload_quietly(self) -> None:
+        try:
+            self.reload_prices()
+        except Exception:
+            log.exception("reading custom prices failed; pricing with the last ones read")
+            self._prices_loaded = time.monotonic()
+        finally:
+            self._prices_reloading = False
 
     async def export(
         self,
@@ -92,12 +110,7 @@ class IngestService:
     ) -> Prepared:
         """``content_encoding``: the body's compression (HTTP's Content-Encoding; gRPC
         decompresses before the handler). ``project``: the validated project header."""
-        if time.monotonic() - self._prices_loaded > PRICES_MAX_AGE_S:
-            self._prices_loaded = time.monotonic()  # one reload at a time
-            try:
-                await asyncio.to_thread(self.reload_prices)
-            except Exception:
-                log.exception("reading custom prices failed; pricing with the last ones read")
+        self._refresh_prices_soon()
         job = partial(
             prepare,
             signal,
@@ -127,6 +140,7 @@ class IngestService:
             raise Overloaded("decode worker restarted; retry") from None
 
     def start(self) -> None:
+        self._reload_quietly()
         if self._workers > 0:
             self._pool = self._new_pool()
             for future in [self._pool.submit(_warm_up) for _ in range(self._workers)]:
