@@ -83,15 +83,9 @@ def _rows(spans: list[RawSpan], canonicals: list[Any]) -> list[SpanRow]:
         for holder in (span.resource, span.scope):
             if id(holder) not in serialized:
                 serialized[id(holder)] = to_json(holder.attributes)
-        out.append(
-            span_row(
-                span,
-                canonical,
-                span_cost(canonical, span.start_time_ns, {}),
-                serialized[id(span.resource)],
-                serialized[id(span.scope)],
-            )
-        )
+        cost = span_cost(canonical, span.start_time_ns, {})
+        resource, scope = serialized[id(span.resource)], serialized[id(span.scope)]
+        out.append(span_row(span, canonical, cost, resource, scope))
     return out
 
 
