@@ -32,7 +32,7 @@ from store.write import write_prices
 
 BATCH_TRACES = 2000
 
-Progress = Callable[[int, int], None]  # (model calls read, changed)
+Progress = Callable[[int, int, int], None]  # (traces done, model calls read, spans changed)
 
 _READ = (
     Span.id,
@@ -77,12 +77,8 @@ def reprice(
     with engine.connect() as connection:
         book = PriceBook(load_rules(connection))
         names = dict(connection.execute(sa.select(Project.id, Project.name)).all())
-    conditions = []
-    if since_ns is not None:
-        conditions.append(Trace.start_time_ns >= since_ns)
-    if project_id is not None:
-        conditions.append(Trace.project_id == project_id)
-    calls = changed = traces = 0
+    conditions = _selected(since_ns, project_id)
+    done = calls = changed = traces = 0
     after = 0
     while True:
         with engine.begin() as connection:
@@ -103,12 +99,30 @@ def reprice(
                 connection.execute(_SPAN_UPDATE, work.spans)
             if work.traces:
                 connection.execute(_TRACE_UPDATE, work.traces)
+        done += len(batch)
         calls += len(rows)
         changed += len(work.spans)
         traces += len(work.traces)
         if progress:
-            progress(calls, changed)
+            progress(done, calls, changed)
     return Repriced(calls, changed, traces, time.perf_counter() - began)
+
+
+def traces_to_reprice(
+    connection: sa.Connection, *, since_ns: int | None = None, project_id: int | None = None
+) -> int:
+    """How many traces :func:`reprice` would take: the total its progress counts to."""
+    count = sa.select(sa.func.count()).select_from(Trace)
+    return connection.execute(count.where(*_selected(since_ns, project_id))).scalar_one()
+
+
+def _selected(since_ns: int | None, project_id: int | None) -> list[sa.ColumnElement[bool]]:
+    conditions = []
+    if since_ns is not None:
+        conditions.append(Trace.start_time_ns >= since_ns)
+    if project_id is not None:
+        conditions.append(Trace.project_id == project_id)
+    return conditions
 
 
 def _model_calls(connection: sa.Connection, batch: list[sa.Row[Any]]) -> list[sa.Row[Any]]:
