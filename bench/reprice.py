@@ -8,8 +8,7 @@ Three passes a round:
   every priced model call and every trace changes value but not size;
 - "unchanged": the same again, nothing to write;
 - "from nothing": every computed cost forgotten first (a store upgraded from before
-  costs were computed), so every call gains its cost columns: a wider row, the worst
-  case for SQLite, which rewrites a record whose size changes.
+  costs were computed), so every call gains its ``span_costs`` row again.
 The issue's target: 1,000,000 spans under 60 s on SQLite.
 """
 
@@ -27,6 +26,7 @@ from store.models import Span, Trace
 from store.pricing import book
 from store.pricing.prices import Price
 from store.pricing.reprice import reprice
+from tests.stored_costs import forget_computed_costs
 
 _book_price = book.price_for
 
@@ -54,11 +54,7 @@ def raised_book(factor: float) -> None:
 
 def forget(engine: sa.Engine) -> None:
     with engine.begin() as connection:
-        connection.execute(
-            sa.update(Span)
-            .where(Span.cost_source.is_not(None))
-            .values(cost_usd=None, computed_cost_usd=None, cost_source=None, price_key=None)
-        )
+        forget_computed_costs(connection)
         connection.execute(sa.update(Trace).values(cost_usd=None, unpriced_count=0))
 
 

@@ -1,14 +1,15 @@
-"""A span's cost columns, worked out in the decode workers beside its other columns
-(``store.pricing.book.cost_columns``: the same rule re-pricing applies)."""
+"""A span's cost, worked out in the decode workers beside its other columns
+(``store.pricing.book.cost_columns``: the same rule re-pricing applies), and the
+``span_costs`` row that keeps it."""
 
 from __future__ import annotations
 
 from collector.normalize.canonical import Canonical
+from collector.spans import RawSpan
+from store.batch import CostRow
 from store.pricing.book import REGISTRY_ONLY, CostColumns, PriceBook, cost_columns
 from store.pricing.prices import Price
 from store.vocabulary import USAGE_KINDS
-
-SpanCost = CostColumns
 
 
 def span_cost(
@@ -17,7 +18,7 @@ def span_cost(
     used: dict[str, Price],
     book: PriceBook = REGISTRY_ONLY,
     project: str | None = None,
-) -> SpanCost:
+) -> CostColumns:
     """The span's cost columns; a price it used is added to ``used`` for the writer."""
     return cost_columns(
         book,
@@ -31,3 +32,11 @@ def span_cost(
         c.cost_usd,
         used,
     )  # fmt: skip
+
+
+def cost_row(span: RawSpan, c: Canonical, cost: CostColumns) -> CostRow | None:
+    """The ``span_costs`` row, or None for a span with nothing to say about cost (no
+    reported cost, and not a model call with usage)."""
+    if cost[3] is None:  # cost_source
+        return None
+    return (span.trace_id, span.span_id, c.kind in USAGE_KINDS, *cost)

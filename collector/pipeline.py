@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from collector.agent_scores import EVALUATION_EVENT, log_scores, may_carry_scores, span_scores
 from collector.body import Encoding, Signal, decompress
-from collector.costing import span_cost
+from collector.costing import cost_row, span_cost
 from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
@@ -28,7 +28,16 @@ from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
-from store.batch import AgentScore, LogBatch, LogRow, ScoreGroups, SpanBatch, SpanRow, make_batch
+from store.batch import (
+    AgentScore,
+    CostRow,
+    LogBatch,
+    LogRow,
+    ScoreGroups,
+    SpanBatch,
+    SpanRow,
+    make_batch,
+)
 from store.models import DEFAULT_PROJECT
 from store.pricing.book import REGISTRY_ONLY, PriceBook
 from store.pricing.prices import Price
@@ -73,6 +82,7 @@ def to_rows(
     decoded: Decoded, project: str | None, *, sqlite: bool, book: PriceBook = REGISTRY_ONLY
 ) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
+    costs: dict[str, list[CostRow]] = defaultdict(list)
     scores: dict[str, list[AgentScore]] = defaultdict(list)
     prices: dict[str, Price] = {}  # the prices that priced these spans, by key
     # A request's spans come grouped by resource and scope (one object per ResourceSpans
@@ -101,12 +111,17 @@ def to_rows(
         if span.scope is not scope:
             scope = span.scope
             scope_json = to_json(scope.attributes)
-        cost = span_cost(canonical, span.start_time_ns, prices, book, owner)
-        by_project[owner].append(span_row(span, canonical, cost, resource_json, scope_json))
+        by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
+        cost = cost_row(
+            span, canonical, span_cost(canonical, span.start_time_ns, prices, book, owner)
+        )
+        if cost is not None:
+            costs[owner].append(cost)
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)
     batch = make_batch(
         list(by_project.items()),
+        list(costs.items()),
         sqlite=sqlite,
         scores=_groups(scores),
         prices={key: price.as_json() for key, price in prices.items()},

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from collector.costing import SpanCost
 from collector.normalize.canonical import Canonical
 from collector.spans import RawSpan
 from store.batch import SPAN_COLUMNS, SpanRow
@@ -24,9 +23,8 @@ _COLUMNS = (
     "scope_name", "scope_version", "start_time_ns", "end_time_ns", "duration_ns", "status",
     "status_code", "status_message", "error_type", "error_message", "trace_state", "flags",
     "model", "request_model", "provider", "input_tokens", "output_tokens", "total_tokens",
-    "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
-    "reported_cost_usd", "computed_cost_usd", "cost_source", "price_key", "input_text",
-    "output_text", "input_messages", "output_messages", "system_instructions", "reasoning_text",
+    "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "input_text", "output_text",
+    "input_messages", "output_messages", "system_instructions", "reasoning_text",
     "tool_name", "tool_call_id", "tool_arguments", "tool_result", "agent_name", "agent_id",
     "agent_version", "session_id", "user_id", "trace_name", "environment", "prompt_name",
     "prompt_version", "confidence", "confidence_source", "finish_reasons", "conventions",
@@ -51,11 +49,9 @@ def _json_list(values: list[str] | None) -> str | None:
     return _names_json(tuple(values)) if values else _EMPTY_ARRAY
 
 
-def span_row(
-    span: RawSpan, canonical: Canonical, cost: SpanCost, resource_json: str, scope_json: str
-) -> SpanRow:
-    """``resource_json``/``scope_json`` are serialized once per resource/scope by the caller;
-    ``cost`` is the cost columns (``collector/costing.py``)."""
+def span_row(span: RawSpan, canonical: Canonical, resource_json: str, scope_json: str) -> SpanRow:
+    """``resource_json``/``scope_json`` are serialized once per resource/scope by the caller.
+    What the span cost goes to ``span_costs`` (``collector/costing.py``)."""
     c = canonical
     service = span.resource.attributes.get("service.name")
     start, end = span.start_time_ns, span.end_time_ns
@@ -88,7 +84,6 @@ def span_row(
         c.reasoning_tokens,
         c.cache_read_tokens,
         c.cache_write_tokens,
-        *cost,
         c.input_text,
         c.output_text,
         None if c.input_messages is None else to_json(c.input_messages),

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from store.models import LogRecord, Span, Trace
+from store.models import LogRecord, Span, SpanCost, Trace
+from store.models.span_cost import cost_of_span
 from store.queries import TraceFilter, filter_conditions
 from store.types import to_json
 
@@ -152,10 +153,15 @@ def _chunk(
     project_id = int(traces["project_id"].iloc[0])
     traces = traces.drop(columns="project_id")
     trace_ids = traces["trace_id"].tolist()
+    query = sa.select(
+        *(SpanCost.cost_usd if name == "cost_usd" else getattr(Span, name) for name in span_columns)
+    )
+    if "cost_usd" in span_columns:  # derived data, in a table of its own
+        query = query.select_from(sa.outerjoin(Span, SpanCost, cost_of_span(Span)))
     span_rows = connection.execute(
-        sa.select(*(getattr(Span, name) for name in span_columns))
-        .where(Span.project_id == project_id, Span.trace_id.in_(trace_ids))
-        .order_by(Span.trace_id, Span.start_time_ns, Span.span_id)
+        query.where(Span.project_id == project_id, Span.trace_id.in_(trace_ids)).order_by(
+            Span.trace_id, Span.start_time_ns, Span.span_id
+        )
     ).all()
     spans = _frame(span_rows, list(span_columns))
     log_frame = _logs(connection, project_id, trace_ids) if logs else _empty(LOG_COLUMNS)

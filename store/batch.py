@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
-from store.models import LogRecord, Project, Span
+from store.models import LogRecord, Project, Span, SpanCost
 
 # The schema name the writer's SQLite connections attach their batches under.
 BATCH_SCHEMA = "batch"
@@ -41,6 +41,12 @@ SPAN_COLUMNS: tuple[str, ...] = tuple(
     column.name for column in Span.__table__.columns if column.name not in ("id", "project_id")
 )
 
+CostRow = tuple[Any, ...]
+"""A ``span_costs`` row: values in :data:`COST_COLUMNS` order."""
+
+COST_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in SpanCost.__table__.columns if column.name != "project_id"
+)
 
 LogRow = tuple[Any, ...]
 """A ``log_records`` row: values in :data:`LOG_COLUMNS` order."""
@@ -89,21 +95,26 @@ class LogBatch:
         return sum(len(rows) for _, rows in self.groups)
 
 
-def _rows_table(metadata: sa.MetaData) -> sa.Table:
+def _rows_table(metadata: sa.MetaData, name: str, columns: tuple[str, ...]) -> sa.Table:
     # BLOB columns have no type affinity in SQLite, so every value keeps the type it
     # was bound with: declared TEXT would turn 0.1 + 0.2 into '0.3' (15 digits) on the
     # way through, and back into a different float in the spans table.
     return sa.Table(
-        "rows",
+        name,
         metadata,
         sa.Column("project", sa.LargeBinary),
-        *(sa.Column(name, sa.LargeBinary) for name in SPAN_COLUMNS),
+        *(sa.Column(column, sa.LargeBinary) for column in columns),
     )
 
 
-# As the writer sees it (attached), and as the worker creates it (its "main").
-batch_rows = _rows_table(sa.MetaData(schema=BATCH_SCHEMA))
-_worker_rows = _rows_table(sa.MetaData())
+# As the writer sees them (attached), and as the worker creates them (its "main").
+_batch_schema, _worker_schema = sa.MetaData(schema=BATCH_SCHEMA), sa.MetaData()
+batch_rows = _rows_table(_batch_schema, "rows", SPAN_COLUMNS)
+batch_costs = _rows_table(_batch_schema, "costs", COST_COLUMNS)
+_worker_tables = (
+    _rows_table(_worker_schema, "rows", SPAN_COLUMNS),
+    _rows_table(_worker_schema, "costs", COST_COLUMNS),
+)
 
 
 # CPython's sqlite3 looks every None up through the adapter protocol, failing two
@@ -117,10 +128,12 @@ sqlite3.register_adapter(type(None), _bind_none)
 
 @dataclass(slots=True)
 class SpanBatch:
-    """The rows of one request: ``sqlite`` bytes or ``groups`` of (project, rows)."""
+    """The rows of one request: ``sqlite`` bytes, or ``groups`` of (project, rows) and
+    ``costs`` of (project, cost rows)."""
 
     trace_ids: dict[str, set[str]] = field(default_factory=dict)
     groups: list[tuple[str, Sequence[SpanRow]]] = field(default_factory=list)
+    costs: list[tuple[str, Sequence[CostRow]]] = field(default_factory=list)
     sqlite: bytes | None = None
     size: int = 0
     scores: ScoreGroups = field(default_factory=list)
@@ -133,6 +146,7 @@ _trace_id = itemgetter(SPAN_COLUMNS.index("trace_id"))
 
 def make_batch(
     groups: Sequence[tuple[str, Sequence[SpanRow]]],
+    costs: Sequence[tuple[str, Sequence[CostRow]]] = (),
     *,
     sqlite: bool,
     scores: ScoreGroups | None = None,
@@ -146,14 +160,20 @@ def make_batch(
         batch.trace_ids.setdefault(project, set()).update(map(_trace_id, rows))
     if not sqlite:
         batch.groups = list(groups)
+        batch.costs = list(costs)
         return batch
     _keep_freed_memory()
     connection = sqlite3.connect(":memory:")
     try:
-        connection.execute(_create_sql())
-        connection.executemany(
-            _insert_sql(), [(project, *row) for project, rows in groups for row in rows]
-        )
+        # Every table created before any row goes in: each table's root page is then the
+        # same in every batch, as the writer's cached statements over them expect (a
+        # table created after another's rows would start on a page that varies).
+        for table in _worker_tables:
+            connection.execute(_create_sql(table))
+        for table, content in zip(_worker_tables, (groups, costs), strict=True):
+            connection.executemany(
+                _insert_sql(table), [(project, *row) for project, rows in content for row in rows]
+            )
         connection.commit()
         batch.sqlite = connection.serialize()
     finally:
@@ -184,21 +204,22 @@ def _keep_freed_memory() -> None:
 
 
 @cache
-def _create_sql() -> str:
-    return str(CreateTable(_worker_rows).compile(dialect=sqlite_dialect.dialect()))
+def _create_sql(table: sa.Table) -> str:
+    return str(CreateTable(table).compile(dialect=sqlite_dialect.dialect()))
 
 
 @cache
-def _insert_sql() -> str:
-    return f"INSERT INTO rows VALUES ({', '.join('?' * len(batch_rows.columns))})"
+def _insert_sql(table: sa.Table) -> str:
+    return f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.columns))})"
 
 
-def copy_from_batch() -> sa.Select[Any]:
-    """The rows of the attached batch with project names resolved to ids."""
+def copy_from_batch(table: sa.Table) -> sa.Select[Any]:
+    """The rows of an attached batch table (``batch_rows`` or ``batch_costs``) with
+    project names resolved to ids."""
     projects = Project.__table__
     return (
-        sa.select(projects.c.id, *(batch_rows.c[name] for name in SPAN_COLUMNS))
-        .join(projects, projects.c.name == batch_rows.c.project)
+        sa.select(projects.c.id, *(column for column in table.c if column.name != "project"))
+        .join(projects, projects.c.name == table.c.project)
         # SQLite's upsert grammar needs a WHERE before ON CONFLICT after a join.
         .where(sa.true())
     )

@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from store import dialect
-from store.models import Span, Trace
+from store.models import Span, SpanCost, Trace
+from store.models.span_cost import cost_of_span
 from store.vocabulary import USAGE_KINDS, SpanKind, Status
 
 spans = Span.__table__
+span_costs = SpanCost.__table__
 traces = Trace.__table__
 
 # A trace is *escalated* when one of its tool calls is named like a hand-over to a
@@ -43,7 +45,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
     """Built once per dialect: constructing this statement costs more than running it."""
     project_id = sa.bindparam("project_id")
     trace_ids = sa.bindparam("trace_ids", expanding=True)
-    s = spans.c
+    s, c = spans.c, span_costs.c
     touched = (
         # Small columns only: the head span's text is joined in for one row per trace.
         sa.select(
@@ -68,9 +70,11 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             s.reasoning_tokens,
             s.cache_read_tokens,
             s.cache_write_tokens,
-            s.cost_usd,
-            s.cost_source,
+            c.counted,
+            c.cost_usd,
+            c.cost_source,
         )
+        .select_from(spans.outerjoin(span_costs, cost_of_span(s)))
         .where(s.project_id == project_id, s.trace_id.in_(trace_ids))
         .cte("touched")
         .prefix_with("MATERIALIZED")
@@ -106,8 +110,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             usage_sum(t.cache_read_tokens).label("cache_read_tokens"),
             usage_sum(t.cache_write_tokens).label("cache_write_tokens"),
             # NULL when no model call has a cost: unknown is not $0.
-            sa.func.sum(sa.case((uses_tokens, t.cost_usd))).label("cost_usd"),
-            count_where(sa.and_(uses_tokens, t.cost_source == "unpriced")).label("unpriced_count"),
+            sa.func.sum(sa.case((t.counted, t.cost_usd))).label("cost_usd"),
+            count_where(sa.and_(t.counted, t.cost_source == "unpriced")).label("unpriced_count"),
             sa.func.min(t.start_time_ns).label("start_time_ns"),
             sa.func.max(t.end_time_ns).label("end_time_ns"),
             # Trace-level fields found on any span apply to the whole trace.

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from store.logs import SpanLogs
 from store.messages import render_input, render_output
-from store.models import LogRecord, Project, Span, Trace
+from store.models import LogRecord, Project, Span, SpanCost, Trace
+from store.models.span_cost import cost_of_span
 
 # Names, models and error types are labels; a client may still send a megabyte of one.
 LABEL_CHARS = 200
@@ -129,9 +130,11 @@ _LINE_COLUMNS = (
     _label(Span.agent_name),
     Span.input_tokens,
     Span.output_tokens,
-    Span.cost_usd,
+    SpanCost.cost_usd,
     _label(Span.error_type),
 )
+# Spans with what they cost, when they have a cost.
+_WITH_COST = sa.outerjoin(Span, SpanCost, cost_of_span(Span))
 
 
 def _of_trace(project_id: int, trace_id: str) -> tuple[sa.ColumnElement[bool], ...]:
@@ -142,6 +145,7 @@ def span_lines(session: Session, project_id: int, trace_id: str) -> list[SpanLin
     """Every span of the trace in start order, as waterfall rows need them."""
     query = (
         sa.select(*_LINE_COLUMNS)
+        .select_from(_WITH_COST)
         .where(*_of_trace(project_id, trace_id))
         .order_by(Span.start_time_ns, Span.span_id)
     )
@@ -194,6 +198,7 @@ def span_contents(
             _message_count(session).label("input_message_count"),
             *clipped,
         )
+        .select_from(_WITH_COST)
         .where(*_of_trace(project_id, trace_id))
         .order_by(Span.start_time_ns, Span.span_id)
     )

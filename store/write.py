@@ -15,24 +15,29 @@ from sqlalchemy.engine import Connection, Dialect
 from store import dialect
 from store.batch import (
     BATCH_SCHEMA,
+    COST_COLUMNS,
     LOG_COLUMNS,
     SPAN_COLUMNS,
     AgentScore,
     LogBatch,
     ScoreGroups,
     SpanBatch,
+    batch_costs,
+    batch_rows,
     copy_from_batch,
 )
-from store.models import LogRecord, PriceRecord, Score, Span
+from store.models import LogRecord, PriceRecord, Score, Span, SpanCost
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
 from store.types import JSONText
 
 spans = Span.__table__
+span_costs = SpanCost.__table__
 log_records = LogRecord.__table__
 scores = Score.__table__
 _INSERT_COLUMNS = ("project_id", *SPAN_COLUMNS)
 _KEY = ("project_id", "trace_id", "span_id")
+_COST_INSERT_COLUMNS = ("project_id", *COST_COLUMNS)
 _LOG_INSERT_COLUMNS = ("project_id", *LOG_COLUMNS)
 _LOG_KEY = ("project_id", "record_hash")
 
@@ -60,11 +65,15 @@ def _tuple_insert(
 
 
 @cache
-def _copy_insert() -> sa.Executable:
-    return (
-        dialect.insert_for("sqlite", spans)
-        .from_select(list(_INSERT_COLUMNS), copy_from_batch())
+def _copy_inserts() -> tuple[sa.Executable, ...]:
+    return tuple(
+        dialect.insert_for("sqlite", table)
+        .from_select(list(columns), copy_from_batch(source))
         .on_conflict_do_nothing(index_elements=_KEY)
+        for table, columns, source in (
+            (spans, _INSERT_COLUMNS, batch_rows),
+            (span_costs, _COST_INSERT_COLUMNS, batch_costs),
+        )
     )
 
 
@@ -212,9 +221,8 @@ def without_nul(batch: SpanBatch | LogBatch) -> SpanBatch | LogBatch:
     cleaned = [
         (project, [_clean_score(score) for score in found]) for project, found in batch.scores
     ]
-    if isinstance(batch, SpanBatch):
-        return SpanBatch(trace_ids=batch.trace_ids, groups=groups, size=batch.size, scores=cleaned)
-    return LogBatch(groups, cleaned)
+    # replace(), not a new batch: the costs and prices travel on unchanged (no client text).
+    return replace(batch, groups=groups, scores=cleaned)
 
 
 def _clean_score(score: AgentScore) -> AgentScore:
@@ -265,11 +273,13 @@ def _copy_serialized(connection: Connection, data: bytes) -> None:
     if BATCH_SCHEMA not in attached:
         driver.execute(f"ATTACH DATABASE ':memory:' AS {BATCH_SCHEMA}")
     driver.deserialize(data, name=BATCH_SCHEMA)
-    connection.execute(_copy_insert())
+    for insert in _copy_inserts():
+        connection.execute(insert)
 
 
 def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
     _execute_tuples(connection, spans, _INSERT_COLUMNS, _KEY, project_ids, batch.groups)
+    _execute_tuples(connection, span_costs, _COST_INSERT_COLUMNS, _KEY, project_ids, batch.costs)
 
 
 def _execute_tuples(

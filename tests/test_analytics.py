@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import migrations
-from collector.costing import span_cost
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
@@ -317,7 +316,7 @@ def test_the_migration_backfills_stored_traces(fresh_db: str) -> None:
             raw = RawSpan(trace_id, f"{number:016x}", None if number == 1 else f"{1:016x}",
                           tool, 1, T0, T0 + 10**9, {}, Resource({}), Scope())  # fmt: skip
             canonical = Canonical(kind=kind, tool_name=tool if kind is SpanKind.TOOL else None)
-            rows.append(span_row(raw, canonical, span_cost(canonical, T0, {}), "{}", "{}"))
+            rows.append(span_row(raw, canonical, "{}", "{}"))
     with engine.begin() as connection:
         sqlite = engine.dialect.name == "sqlite"
         write_spans(connection, [make_batch([("p", rows)], sqlite=sqlite)])

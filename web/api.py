@@ -23,7 +23,7 @@ from web.filters import TracePageParams, trace_page
 from web.params import BadParameter
 from web.schemas import TraceDetailOut, TraceList
 from web.score_view import score_json
-from web.serialize import log_json, span_json, trace_json
+from web.serialize import log_json, price_key, span_json, trace_json
 from web.tree import tree_json
 
 router = APIRouter()
@@ -71,7 +71,7 @@ def api_trace(
     scores = trace_scores(session.connection(), detail.trace.project_id, detail.trace.trace_id)
     head["scores"] = [score_json(score) for score in scores.scores]
     by_span = detail.logs.by_span
-    prices = prices_by_key(session.connection(), [span.price_key for span in detail.spans])
+    prices = prices_by_key(session.connection(), [price_key(span) for span in detail.spans])
     spans = tree_json(detail.spans, lambda span: span_json(span, by_span.get(span.span_id), prices))
     return Response(
         orjson.dumps(head)[:-1] + b',"spans":' + spans + b"}", media_type="application/json"

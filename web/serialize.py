@@ -61,8 +61,7 @@ _SPAN_FIELDS = (
     "scope_name", "scope_version", "status", "status_code", "status_message", "error_type",
     "error_message", "trace_state", "flags", "model", "request_model", "provider",
     "input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source",
-    "price_key", "input_text", "output_text", "input_messages",
+    "cache_write_tokens", "input_text", "output_text", "input_messages",
     "output_messages", "system_instructions", "reasoning_text", "tool_name", "tool_call_id",
     "tool_arguments", "tool_result", "agent_name", "agent_id", "agent_version", "session_id",
     "user_id", "trace_name", "environment", "prompt_name", "prompt_version", "confidence",
@@ -72,13 +71,23 @@ _SPAN_FIELDS = (
 )  # fmt: skip
 
 
+_COST_FIELDS = ("cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source", "price_key")
+
+
+def price_key(span: Span) -> str | None:
+    """The key of the price that computed the span's cost (``store.prices_read``)."""
+    return None if span.cost is None else span.cost.price_key
+
+
 def span_json(
     span: Span, logs: SpanLogs | None = None, prices: dict[str, Price] | None = None
 ) -> dict[str, Any]:
     """``logs``: the span's log records, which fill the messages it lacks; ``prices``:
     the prices of the trace's spans by key (``store.prices_read``), for the breakdown."""
     body = {field: getattr(span, field) for field in _SPAN_FIELDS}
-    price = (prices or {}).get(span.price_key or "")
+    cost = span.cost
+    body.update({field: None if cost is None else getattr(cost, field) for field in _COST_FIELDS})
+    price = (prices or {}).get(price_key(span) or "")
     body["cost_breakdown"] = None if price is None else cost_breakdown(span, price)
     body.update(span_content(span, logs))
     body["logs"] = [] if logs is None else [log_json(record) for record in logs.records]

@@ -7,6 +7,7 @@ from store.models.log_record import LogRecord
 from store.models.price import CustomPrice, PriceRecord
 from store.models.project import DEFAULT_PROJECT, Project
 from store.models.span import Span
+from store.models.span_cost import SpanCost
 from store.models.trace import Trace
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "Project",
     "Score",
     "Span",
+    "SpanCost",
     "Trace",
 ]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from store.models.base import Base, IdMixin
+from store.models.span_cost import SpanCost
 
 Text = sa.Text()
 
@@ -52,15 +53,6 @@ class Span(IdMixin, Base):
     reasoning_tokens: Mapped[int | None]
     cache_read_tokens: Mapped[int | None]
     cache_write_tokens: Mapped[int | None]
-    # The cost used: as reported when the client sent one, else computed from the price
-    # book. cost_source says which, or "unpriced" (usage, no price: never $0); the
-    # price_key names the price in ``prices`` that computed it (store/pricing/).
-    cost_usd: Mapped[float | None]
-    reported_cost_usd: Mapped[float | None]
-    computed_cost_usd: Mapped[float | None]
-    cost_source: Mapped[str | None] = mapped_column(sa.String(8))
-    price_key: Mapped[str | None] = mapped_column(sa.String(16))
-
     input_text: Mapped[str | None] = mapped_column(Text)
     output_text: Mapped[str | None] = mapped_column(Text)
     input_messages: Mapped[list[Any] | None]
@@ -96,6 +88,19 @@ class Span(IdMixin, Base):
     dropped_attributes_count: Mapped[int] = mapped_column(sa.Integer)
     dropped_events_count: Mapped[int] = mapped_column(sa.Integer)
     dropped_links_count: Mapped[int] = mapped_column(sa.Integer)
+
+    # What the span cost is derived data, kept in ``span_costs`` (store/models/span_cost.py);
+    # loaded with the span, in the same query.
+    cost: Mapped[SpanCost | None] = relationship(
+        primaryjoin=lambda: sa.and_(
+            foreign(SpanCost.project_id) == Span.project_id,
+            foreign(SpanCost.trace_id) == Span.trace_id,
+            foreign(SpanCost.span_id) == Span.span_id,
+        ),
+        lazy="joined",
+        uselist=False,
+        viewonly=True,
+    )
 
     __table_args__ = (
         # Idempotency key: a client retry of the same batch stores nothing twice. It also

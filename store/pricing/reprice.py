@@ -2,14 +2,14 @@
 
 Traces are taken in id order, a bounded batch per transaction: on SQLite the writer
 lock is held for one batch at a time, so ingest's commits interleave with the
-re-pricing's; on PostgreSQL row locks are held as briefly. Only the traces' model
-calls are read, and their costs summed here as the rollup sums them (null when none
-has a cost, unpriced calls counted), rather than re-read by an UPDATE per trace: the
-cost columns sit at the end of a wide span row, so reading them again costs more than
-the pricing. Only spans and traces whose costs change are written (a trace's sum
-within 1e-12 of the stored one is the same sum in another order). A re-pricing that
-stops half way leaves every batch it committed consistent (spans and their traces
-together) and can simply be run again: it computes the same values.
+re-pricing's; on PostgreSQL row locks are held as briefly. The traces' model calls are
+read with their stored costs (``span_costs``, a narrow table: the wide span rows are
+never rewritten), and their costs summed here as the rollup sums them (null when none
+has a cost, unpriced calls counted) rather than re-read per trace. Only costs that
+change are written (a trace's sum within 1e-12 of the stored one is the same sum in
+another order). A re-pricing that stops half way leaves every batch it committed
+consistent (span costs and their traces together) and can simply be run again: it
+computes the same values.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 
-from store.models import Project, Span, Trace
+from store import dialect
+from store.models import Project, Span, SpanCost, Trace
+from store.models.span_cost import cost_of_span
 from store.pricing.book import PriceBook, cost_columns
 from store.pricing.custom import load_rules
 from store.pricing.prices import Price
@@ -35,9 +38,9 @@ BATCH_TRACES = 2000
 Progress = Callable[[int, int, int], None]  # (traces done, model calls read, spans changed)
 
 _READ = (
-    Span.id,
     Span.project_id,
     Span.trace_id,
+    Span.span_id,
     Span.provider,
     Span.model,
     Span.request_model,
@@ -47,11 +50,11 @@ _READ = (
     Span.cache_read_tokens,
     Span.cache_write_tokens,
     Span.reasoning_tokens,
-    Span.reported_cost_usd,
-    Span.cost_usd,
-    Span.computed_cost_usd,
-    Span.cost_source,
-    Span.price_key,
+    SpanCost.cost_usd,
+    SpanCost.reported_cost_usd,
+    SpanCost.computed_cost_usd,
+    SpanCost.cost_source,
+    SpanCost.price_key,
 )
 
 
@@ -96,12 +99,14 @@ def reprice(
             work = _changes(rows, batch, book, names)
             if work.spans:
                 write_prices(connection, {k: p.as_json() for k, p in work.prices.items()})
-                connection.execute(_SPAN_UPDATE, work.spans)
+                connection.execute(_cost_upsert(connection.dialect.name), work.spans)
+            if work.gone:
+                connection.execute(_COST_DELETE, work.gone)
             if work.traces:
                 connection.execute(_TRACE_UPDATE, work.traces)
         done += len(batch)
         calls += len(rows)
-        changed += len(work.spans)
+        changed += len(work.spans) + len(work.gone)
         traces += len(work.traces)
         if progress:
             progress(done, calls, changed)
@@ -132,7 +137,9 @@ def _model_calls(connection: sa.Connection, batch: list[sa.Row[Any]]) -> list[sa
     rows: list[sa.Row[Any]] = []
     for project, trace_ids in by_project.items():
         rows += connection.execute(
-            sa.select(*_READ).where(
+            sa.select(*_READ)
+            .select_from(sa.outerjoin(Span, SpanCost, cost_of_span(Span)))
+            .where(
                 Span.project_id == project,
                 Span.trace_id.in_(trace_ids),
                 Span.kind.in_(_USAGE_KINDS),
@@ -143,7 +150,8 @@ def _model_calls(connection: sa.Connection, batch: list[sa.Row[Any]]) -> list[sa
 
 @dataclass(slots=True)
 class _Work:
-    spans: list[dict[str, object]] = field(default_factory=list)  # changed cost columns
+    spans: list[dict[str, object]] = field(default_factory=list)  # changed span_costs rows
+    gone: list[dict[str, object]] = field(default_factory=list)  # span_costs keys to delete
     traces: list[dict[str, object]] = field(default_factory=list)  # changed trace costs
     prices: dict[str, Price] = field(default_factory=dict)
 
@@ -172,17 +180,20 @@ def _changes(
             row.reported_cost_usd,
             work.prices,
         )
-        cost, _, computed, source, key = new
+        cost, _, _, source, _ = new
         trace = (row.project_id, row.trace_id)
         if cost is not None:
             costs[trace].append(cost)
         if source == "unpriced":
             unpriced[trace] += 1
         stored = (row.cost_usd, row.reported_cost_usd, row.computed_cost_usd)
-        if new != (*stored, row.cost_source, row.price_key):
-            work.spans.append(
-                {"span": row.id, "cost": cost, "computed": computed, "source": source, "key": key}
-            )
+        if new == (*stored, row.cost_source, row.price_key):
+            continue
+        span = {"project_id": row.project_id, "trace_id": row.trace_id, "span_id": row.span_id}
+        if source is None:  # nothing to say about its cost (a row of an older rule)
+            work.gone.append(span)
+        else:
+            work.spans.append(span | dict(zip(_COST_VALUES, new, strict=True)))
     for trace in batch:
         found = costs.get((trace.project_id, trace.trace_id))
         # As the rollup sums: null when no model call has a cost (unknown is not $0).
@@ -199,17 +210,23 @@ def _changes(
 
 
 _USAGE_KINDS = [kind.value for kind in USAGE_KINDS]
-_spans, _traces = Span.__table__, Trace.__table__
-_SPAN_UPDATE = (
-    _spans.update()
-    .where(_spans.c.id == sa.bindparam("span"))
-    .values(
-        cost_usd=sa.bindparam("cost"),
-        computed_cost_usd=sa.bindparam("computed"),
-        cost_source=sa.bindparam("source"),
-        price_key=sa.bindparam("key"),
+_COST_VALUES = ("cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source", "price_key")
+_KEY = ("project_id", "trace_id", "span_id")
+_costs, _traces = SpanCost.__table__, Trace.__table__
+
+
+@cache
+def _cost_upsert(dialect_name: str) -> sa.Executable:
+    """A model call's new cost; a call stored before costs were computed gains its row."""
+    insert = dialect.insert_for(dialect_name, _costs).values(
+        {name: sa.bindparam(name) for name in (*_KEY, *_COST_VALUES)} | {"counted": True}
     )
-)
+    return insert.on_conflict_do_update(
+        index_elements=list(_KEY), set_={name: insert.excluded[name] for name in _COST_VALUES}
+    )
+
+
+_COST_DELETE = _costs.delete().where(*(_costs.c[name] == sa.bindparam(name) for name in _KEY))
 _TRACE_UPDATE = (
     _traces.update()
     .where(_traces.c.id == sa.bindparam("trace"))

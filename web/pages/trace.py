@@ -39,7 +39,7 @@ from web.chain import CHAIN_CHARS, Chain, Step, build_chain
 from web.deps import DbSession
 from web.pages.sessions import session_link
 from web.score_view import FORMATS, ScorePanel, score_panel
-from web.serialize import log_json, span_json
+from web.serialize import log_json, price_key, span_json
 from web.templating import query_string, render
 from web.trace_panel import SpanPanel, TracePanel, span_panel, trace_document, trace_panel
 from web.trace_view import (
@@ -210,7 +210,7 @@ def _span_document(session: Session, one: FoundTrace, span_id: str) -> dict[str,
     if stored is None:
         raise HTTPException(404, f"No span {label(span_id, 80)!r} in trace {one.trace.trace_id}.")
     span, logs = stored
-    return span_json(span, logs, prices_by_key(session.connection(), [span.price_key]))
+    return span_json(span, logs, prices_by_key(session.connection(), [price_key(span)]))
 
 
 def _span_panel(session: Session, one: FoundTrace, urls: TraceUrls, span_id: str) -> SpanPanel:

@@ -1,0 +1,50 @@
+"""What a span cost: derived from its usage and a price, so kept apart from the span.
+
+A span row is written once and never changes; its cost changes whenever the price
+book does (``reasonlens reprice``). Kept in a narrow table of its own, keyed like the
+span, a re-pricing reads and rewrites a few dozen bytes per model call instead of the
+whole span with its message text (on SQLite a wide span row spills into overflow pages,
+and changing any column rewrites all of them). A span that neither reported a cost nor
+is a model call with usage has no row here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models.base import Base
+
+
+class SpanCost(Base):
+    __tablename__ = "span_costs"
+
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    span_id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    # A model call (LLM or embedding span), whose cost the trace's total sums; the cost
+    # another span reports (an agent's aggregate, a wrapper's) is kept but never summed.
+    counted: Mapped[bool]
+    # The cost used: as reported when the client sent one, else computed from the price
+    # book. cost_source says which, or "unpriced" (usage, no price: never $0); the
+    # price_key names the price in ``prices`` that computed it (store/pricing/).
+    cost_usd: Mapped[float | None]
+    reported_cost_usd: Mapped[float | None]
+    computed_cost_usd: Mapped[float | None]
+    cost_source: Mapped[str] = mapped_column(sa.String(8))
+    price_key: Mapped[str | None] = mapped_column(sa.String(16))
+
+    # Clustered by its key on SQLite: a trace's costs are neighbours on disk, which is
+    # how the rollup and the re-pricing read them.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+def cost_of_span(span: Any) -> sa.ColumnElement[bool]:
+    """Joins a span's cost to it; ``span``: the ``Span`` class, or a spans table's ``.c``."""
+    return sa.and_(
+        SpanCost.project_id == span.project_id,
+        SpanCost.trace_id == span.trace_id,
+        SpanCost.span_id == span.span_id,
+    )
