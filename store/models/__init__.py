@@ -1,6 +1,7 @@
 """The trace store's tables, one module per concept."""
 
 from store.models.base import Base
+from store.models.budget import BUDGET_PERIODS, Budget, Runaway
 from store.models.dataset import Dataset, DatasetItem
 from store.models.evals import EvalRun, EvalSuite, Score
 from store.models.log_record import LogRecord
@@ -11,8 +12,10 @@ from store.models.span_cost import SpanCost
 from store.models.trace import Trace
 
 __all__ = [
+    "BUDGET_PERIODS",
     "DEFAULT_PROJECT",
     "Base",
+    "Budget",
     "CustomPrice",
     "Dataset",
     "DatasetItem",
@@ -21,6 +24,7 @@ __all__ = [
     "LogRecord",
     "PriceRecord",
     "Project",
+    "Runaway",
     "Score",
     "Span",
     "SpanCost",
