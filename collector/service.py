@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from collector.body import Encoding, Signal
 from collector.errors import Overloaded
 from collector.pipeline import Prepared, prepare
-from collector.writer import Writer
+from collector.writer import OnCommit, Writer
 from store.pricing.book import REGISTRY_ONLY, PriceBook
 from store.pricing.custom import load_rules
 
@@ -64,11 +64,15 @@ class IngestService:
         max_body_bytes: int,
         max_queue_spans: int,
         max_batch_spans: int,
+        on_commit: OnCommit | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self._sqlite = engine.dialect.name == "sqlite"
         self.writer = Writer(
-            engine, max_queue_spans=max_queue_spans, max_batch_spans=max_batch_spans
+            engine,
+            max_queue_spans=max_queue_spans,
+            max_batch_spans=max_batch_spans,
+            on_commit=on_commit,
         )
         self._workers = workers
         self._pool: Executor | None = None

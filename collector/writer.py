@@ -22,6 +22,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -54,9 +55,21 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
+OnCommit = Callable[[list[SpanBatch]], None]
+"""Told the span batches of each commit, in the writer thread: it must only take note."""
+
+
 class Writer:
-    def __init__(self, engine: Engine, *, max_queue_spans: int, max_batch_spans: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_queue_spans: int,
+        max_batch_spans: int,
+        on_commit: OnCommit | None = None,
+    ) -> None:
         self._engine = engine
+        self._on_commit = on_commit
         self._max_queue_spans = max_queue_spans
         self._max_batch_spans = max_batch_spans
         self._queue: deque[_Pending] = deque()
@@ -175,5 +188,7 @@ class Writer:
                     write_spans(connection, spans)
                 if logs:
                     write_logs(connection, logs)
+            if spans and self._on_commit is not None:
+                self._on_commit(spans)
         finally:
             self._writing_spans = 0

@@ -18,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 import migrations
 from collector.otlp_grpc import GrpcReceiver
 from collector.otlp_http import router as otlp_router
+from collector.runaway import RunawayDetector
 from collector.service import IngestService
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
@@ -49,12 +50,19 @@ def create_app(settings: Settings) -> FastAPI:
             if sqlite
             else engine
         )
+        detector = RunawayDetector(
+            engine,
+            factor=settings.runaway_factor,
+            min_traces=settings.runaway_min_traces,
+            refresh_seconds=settings.runaway_refresh_seconds,
+        )
         ingest = IngestService(
             writer_engine,
             workers=settings.ingest_workers,
             max_body_bytes=settings.max_body_bytes,
             max_queue_spans=settings.write_queue_spans,
             max_batch_spans=settings.write_batch_spans,
+            on_commit=detector.on_commit,
         )
         async with AsyncExitStack() as stack:
             stack.callback(engine.dispose)
@@ -63,6 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
                 maintenance = SqliteMaintenance(engine)
                 maintenance.start()
                 stack.callback(maintenance.stop)
+            detector.start()
+            stack.callback(detector.stop)
             # Started last, stopped first: stopping ingest commits whatever is queued
             # while the maintenance thread and the engines are still there.
             ingest.start()

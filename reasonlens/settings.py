@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         True, description="Apply pending database migrations when the server starts."
     )
+    runaway_factor: float = Field(
+        3.0,
+        gt=1,
+        allow_inf_nan=False,
+        description="A trace is flagged as a runaway while it arrives when its steps or "
+        "tokens pass this many times its agent's 95th percentile of the last week.",
+    )
+    runaway_min_traces: int = Field(
+        20, ge=1, description="Recent traces an agent needs before its traces are judged."
+    )
+    runaway_refresh_seconds: float = Field(
+        300.0, gt=0, description="How often agents' runaway baselines are recomputed."
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Server log level."
     )

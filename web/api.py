@@ -12,11 +12,14 @@ from starlette.responses import Response
 
 from store.prices_read import prices_by_key
 from store.queries import InvalidCursor, get_trace
+from store.runaways import runaway_of
 from store.score_read import trace_scores
 from web.api_datasets import router as datasets_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
 from web.api_prices import router as prices_router
+from web.api_runaways import router as runaways_router
+from web.api_runaways import runaway_out
 from web.csv_export import router as csv_router
 from web.deps import DbSession
 from web.filters import TracePageParams, trace_page
@@ -29,6 +32,7 @@ from web.tree import tree_json
 router = APIRouter()
 for part in (csv_router, evals_router, datasets_router, eval_compare_router, prices_router):
     router.include_router(part)
+router.include_router(runaways_router)
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
@@ -70,6 +74,8 @@ def api_trace(
     head["logs"] = [log_json(record) for record in detail.logs.unattached]
     scores = trace_scores(session.connection(), detail.trace.project_id, detail.trace.trace_id)
     head["scores"] = [score_json(score) for score in scores.scores]
+    runaway = runaway_of(session, detail.trace.project_id, detail.trace.trace_id)
+    head["runaway"] = None if runaway is None else runaway_out(runaway, detail.trace).model_dump()
     by_span = detail.logs.by_span
     prices = prices_by_key(session.connection(), [price_key(span) for span in detail.spans])
     spans = tree_json(detail.spans, lambda span: span_json(span, by_span.get(span.span_id), prices))

@@ -189,6 +189,27 @@ class SpanOut(BaseModel):
     children: list[SpanOut] = Field(description="Child spans, in start order.")
 
 
+class RunawayOut(BaseModel):
+    """A trace flagged as a runaway while it arrived (collector/runaway.py)."""
+
+    trace_id: str
+    baseline: str = Field(
+        description="agent: judged against its agent's recent traces; service: against its "
+        "service's, as no span that had arrived named the agent yet."
+    )
+    name: str = Field(description="That agent's or service's name.")
+    flagged_at: str = Field(description="ISO 8601 UTC: when the trace went past a limit.")
+    steps: int = Field(description="Model and tool calls the trace had made when flagged.")
+    tokens: int = Field(description="Input and output tokens it had used when flagged.")
+    steps_limit: float = Field(description="The agent's step limit then.")
+    tokens_limit: float = Field(description="The agent's token limit then.")
+    baseline_traces: int = Field(description="The agent's recent traces the limits came from.")
+    trace_start_time: str = Field(description="ISO 8601 UTC.")
+    trace_steps: int = Field(description="Model and tool calls the trace has made by now.")
+    trace_tokens: int = Field(description="Tokens it has used by now.")
+    trace_cost_usd: float | None = Field(description="Its cost by now; null: unknown.")
+
+
 class TraceDetailOut(TraceOut):
     logs: list[LogRecordOut] = Field(
         description="Log records of the trace that name no stored span of it."
@@ -197,6 +218,9 @@ class TraceDetailOut(TraceOut):
     scores: list[TraceScoreOut] = Field(
         description="The trace's scores from every source, by evaluator, newest first "
         "(the newest 500)."
+    )
+    runaway: RunawayOut | None = Field(
+        description="Set when the trace was flagged as a runaway while it arrived."
     )
 
 

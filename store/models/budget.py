@@ -37,7 +37,10 @@ class Runaway(Base):
 
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), primary_key=True)
     trace_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    agent_name: Mapped[str] = mapped_column(sa.Text)
+    # Whose baseline judged it: the agent's, or, while no span that arrived names the
+    # agent (its agent span ends last), the service's.
+    baseline: Mapped[str] = mapped_column(sa.String(8))  # agent | service
+    name: Mapped[str] = mapped_column(sa.Text)  # that agent's or service's name
     flagged_at: Mapped[datetime]
     # What the trace had reached when flagged, and the agent's limits then.
     steps: Mapped[int]  # model calls + tool calls

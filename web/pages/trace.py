@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from store.models import Trace
 from store.prices_read import prices_by_key
+from store.runaways import runaway_of
 from store.score_read import trace_scores
 from store.trace_read import (
     FoundTrace,
@@ -139,7 +140,8 @@ def trace_page(
             raise HTTPException(404, f"The chain has {len(chain.steps)} steps; none from {offset}.")
         steps = chain.steps[offset : offset + CHAIN_PAGE_STEPS]
         page = replace(page, chain=chain, steps=steps, offset=offset)
-    return render(request, "trace.html", {"page": page, **FORMATS})
+    runaway = runaway_of(session, trace.project_id, trace.trace_id)
+    return render(request, "trace.html", {"page": page, "runaway": runaway, **FORMATS})
 
 
 @router.get("/traces/{trace_id}/spans/{span_id}", response_class=HTMLResponse)
