@@ -9,6 +9,7 @@ from collector.spans import RawSpan
 from store.batch import CostRow
 from store.pricing.book import REGISTRY_ONLY, CostColumns, PriceBook, cost_columns
 from store.pricing.prices import Price
+from store.types import to_json
 from store.vocabulary import USAGE_KINDS
 
 
@@ -39,4 +40,5 @@ def cost_row(span: RawSpan, c: Canonical, cost: CostColumns) -> CostRow | None:
     reported cost, and not a model call with usage)."""
     if cost[3] is None:  # cost_source
         return None
-    return (span.trace_id, span.span_id, c.kind in USAGE_KINDS, *cost)
+    details = None if c.cost_details is None else to_json(c.cost_details)
+    return (span.trace_id, span.span_id, c.kind in USAGE_KINDS, *cost, details)

@@ -51,7 +51,13 @@ CALLS: dict[str, dict[str, Any]] = {
 }
 EXTRA: dict[str, dict[str, Any]] = {
     # The client's own cost is the one used; the price book's is kept beside it.
-    "reported": {**CALLS["otel"], "llm.cost.total": 0.5},
+    "reported": {
+        **CALLS["otel"],
+        "llm.cost.total": 0.5,
+        "llm.cost.prompt": 0.4,
+        "llm.cost.prompt_details.cache_read": 0.05,
+        "llm.cost.completion": 0.1,
+    },
     "unknown model": {**CALLS["otel"], "gen_ai.request.model": "in-house-llm-7"},
 }
 
@@ -141,6 +147,8 @@ def test_a_reported_cost_is_used_and_the_computed_one_kept_beside_it(
     detail, call = _detail(server, sent["reported"])
     assert call["cost_source"] == "reported"
     assert call["cost_usd"] == call["reported_cost_usd"] == 0.5
+    parts = {"prompt": 0.4, "prompt_details.cache_read": 0.05, "completion": 0.1}
+    assert call["reported_cost_details"] == parts
     assert math.isclose(call["computed_cost_usd"], _expected(_gpt_4o()))
     assert detail["cost_usd"] == 0.5
 
@@ -165,6 +173,7 @@ def test_the_trace_page_says_which_cost_is_used_and_how(
         f"{server.url}/traces/{sent['reported']}", params={"span": call["span_id"]}, timeout=30
     ).text
     assert "Cost used: as reported by the client" in page
+    assert "As the client reported it" in page and "prompt_details.cache_read" in page
     assert "genai-prices" in page and "cache_read" in page
     unknown = httpx.get(f"{server.url}/traces/{sent['unknown model']}", timeout=30).text
     assert "1 unpriced call: unknown, not $0" in unknown

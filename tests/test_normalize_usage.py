@@ -137,3 +137,41 @@ def test_agent_aggregated_usage_is_not_its_own() -> None:
 )
 def test_cost_is_only_what_the_client_sent(attributes: dict[str, object], expected: object) -> None:
     assert run(attributes).cost_usd == expected
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        (
+            {
+                "llm.cost.total": 0.9,
+                "llm.cost.prompt": 0.6,
+                "llm.cost.prompt_details.cache_read": 0.1,
+                "llm.cost.completion": 0.3,
+                "llm.cost.completion_details.reasoning": "0.2",
+            },
+            {
+                "prompt": 0.6,
+                "prompt_details.cache_read": 0.1,
+                "completion": 0.3,
+                "completion_details.reasoning": 0.2,
+            },
+        ),
+        (
+            {"langfuse.observation.cost_details": '{"input": 0.1, "output": 0.2, "total": 0.3}'},
+            {"input": 0.1, "output": 0.2},
+        ),
+        (
+            {"langfuse.observation.cost_details": '{"in\\u0000put": 0.1, "bad": -1}'},
+            {"in\ufffdput": 0.1},
+        ),
+        ({"llm.cost.total": 0.9}, None),  # a total alone has no parts
+        ({"langfuse.observation.cost_details": "[0.1]"}, None),
+    ],
+)
+def test_cost_parts_are_kept_as_the_client_named_them(
+    attributes: dict[str, object], expected: object
+) -> None:
+    result = run(attributes)
+    assert result.cost_details == expected
+    assert not any(key.startswith("llm.cost") for key in result.unmapped)

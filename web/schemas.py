@@ -145,6 +145,10 @@ class SpanOut(BaseModel):
         description="reported, computed, unpriced (usage but no price), or null (no usage)."
     )
     price_key: str | None
+    reported_cost_details: dict[str, float] | None = Field(
+        description="The parts the client reported its cost of, by its own names "
+        "(OpenInference llm.cost.prompt_details.*, Langfuse cost_details)."
+    )
     cost_breakdown: CostBreakdownOut | None = Field(
         description="How the computed cost was reached; null when no price applied."
     )

@@ -87,6 +87,7 @@ def span_json(
     body = {field: getattr(span, field) for field in _SPAN_FIELDS}
     cost = span.cost
     body.update({field: None if cost is None else getattr(cost, field) for field in _COST_FIELDS})
+    body["reported_cost_details"] = None if cost is None else cost.reported_details
     price = (prices or {}).get(price_key(span) or "")
     body["cost_breakdown"] = None if price is None else cost_breakdown(span, price)
     body.update(span_content(span, logs))

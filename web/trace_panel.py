@@ -86,6 +86,7 @@ class Usage:
     reported_cost_usd: float | None = None
     computed_cost_usd: float | None = None
     breakdown: dict[str, Any] | None = None
+    reported_details: dict[str, float] | None = None
 
     @property
     def known(self) -> bool:
@@ -309,6 +310,7 @@ def span_panel(span: Mapping[str, Any], trace_start_ns: int, urls: TraceUrls) ->
             span.get("reported_cost_usd"),
             span.get("computed_cost_usd"),
             span.get("cost_breakdown"),
+            span.get("reported_cost_details"),
         ),
         system_instructions=None if has_system_message else clipper("system_instructions"),
         reasoning=clipper("reasoning_text"),

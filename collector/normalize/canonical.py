@@ -2,8 +2,8 @@
 
 One flat record per span. ``None`` means "the client did not say", never zero: a span
 without token counts is not a span that used no tokens. The store has one column per
-field (``store/models/span.py``), so adding a field here means adding a column there
-and an Alembic revision.
+field (``store/models/span.py``; what a span cost, in ``store/models/span_cost.py``),
+so adding a field here means adding a column there and an Alembic revision.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class Canonical:
     cache_write_tokens: int | None = None
     # Cost as reported by the client; pricing from a price table is the cost engine's job.
     cost_usd: float | None = None
+    # The parts the client reported it of (input, cache read, output...), by its names.
+    cost_details: dict[str, float] | None = None
     # Display text (what a person reads first) and structured messages where available.
     input_text: str | None = None
     output_text: str | None = None

@@ -180,6 +180,43 @@ COST_USD = Field(
     ),
 )
 
+# OpenInference's cost parts (SEMCONV 6.2): kept as sent, beside the total they add up to.
+COST_PARTS = (
+    "llm.cost.prompt",
+    "llm.cost.completion",
+    *(f"llm.cost.prompt_details.{part}" for part in ("input", "cache_read", "cache_write",
+                                                      "cache_input", "audio")),
+    *(f"llm.cost.completion_details.{part}" for part in ("output", "reasoning", "audio")),
+)  # fmt: skip
+MAX_COST_DETAILS = 32  # a Langfuse map is client JSON: bounded
+
+
+def _cost_parts_sent(ctx: Context) -> dict[str, float] | None:
+    parts = {key.removeprefix("llm.cost."): as_cost(ctx.found.get(key)) for key in COST_PARTS}
+    sent = {name: cost for name, cost in parts.items() if cost is not None}
+    return sent or None
+
+
+def _langfuse_cost_details(ctx: Context) -> dict[str, float] | None:
+    details = ctx.json(COST_DETAILS)
+    if type(details) is not dict:
+        return None
+    sent = {}
+    for name, value in details.items():
+        cost = as_cost(value)
+        if name != "total" and cost is not None and len(sent) < MAX_COST_DETAILS:
+            sent[str(name)[:100].replace("\x00", "\ufffd")] = cost
+    return sent or None
+
+
+COST_DETAILS_SENT = Field(
+    "cost_details",
+    (
+        Derived(COST_DETAILS, _langfuse_cost_details, (COST_DETAILS,), LANGFUSE),
+        Derived("llm.cost.*", _cost_parts_sent, COST_PARTS, OPENINFERENCE),
+    ),
+)
+
 USAGE_FIELDS: tuple[Field, ...] = (
     INPUT_TOKENS,
     OUTPUT_TOKENS,
@@ -188,6 +225,7 @@ USAGE_FIELDS: tuple[Field, ...] = (
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
     COST_USD,
+    COST_DETAILS_SENT,
 )
 
 

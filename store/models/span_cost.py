@@ -35,6 +35,9 @@ class SpanCost(Base):
     computed_cost_usd: Mapped[float | None]
     cost_source: Mapped[str] = mapped_column(sa.String(8))
     price_key: Mapped[str | None] = mapped_column(sa.String(16))
+    # The parts the client said its cost is made of, by its own names ({"prompt": ..,
+    # "prompt_details.cache_read": ..} from OpenInference, Langfuse's cost_details).
+    reported_details: Mapped[dict[str, Any] | None]
 
     # Clustered by its key on SQLite: a trace's costs are neighbours on disk, which is
     # how the rollup and the re-pricing read them.
