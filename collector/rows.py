@@ -27,7 +27,8 @@ _COLUMNS = (
     "input_messages", "output_messages", "system_instructions", "reasoning_text",
     "tool_name", "tool_call_id", "tool_arguments", "tool_result", "agent_name", "agent_id",
     "agent_version", "session_id", "user_id", "trace_name", "environment", "prompt_name",
-    "prompt_version", "confidence", "confidence_source", "finish_reasons", "conventions",
+    "prompt_version", "confidence", "confidence_source", "outcome", "finish_reasons",
+    "conventions",
     "unmapped", "attributes", "resource_attributes", "scope_attributes", "events", "links",
     "dropped_attributes_count", "dropped_events_count", "dropped_links_count",
 )  # fmt: skip
@@ -105,6 +106,7 @@ def span_row(span: RawSpan, canonical: Canonical, resource_json: str, scope_json
         c.prompt_version,
         c.confidence,
         c.confidence_source,
+        c.outcome,
         _json_list(c.finish_reasons),
         _json_list(c.conventions),
         _json_list(c.unmapped),

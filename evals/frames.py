@@ -34,6 +34,7 @@ TRACE_COLUMNS = (
     "start_time_ns",
     "duration_ns",
     "status",
+    "outcome",
     "error_count",
     "escalated",
     "span_count",

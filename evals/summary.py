@@ -65,7 +65,7 @@ class SelectionTally:
 
     def add(self, traces: pd.DataFrame) -> None:
         self.traces += len(traces)
-        self.successful += int((traces["status"] != "error").sum())
+        self.successful += int(succeeded(traces).sum())
         cost = known_cost(traces)
         self.priced += int(cost.notna().sum())
         self.cost_usd += float(cost.sum(skipna=True))
@@ -88,6 +88,13 @@ class SelectionTally:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
         }
+
+
+def succeeded(traces: pd.DataFrame) -> pd.Series:
+    """Whether each trace's task succeeded: as the agent said (``outcome``), else as its
+    status says (store/analytics/figures.py counts the same in SQL)."""
+    said = traces["outcome"]
+    return (said == "success") | (said.isna() & (traces["status"] != "error"))
 
 
 def known_cost(traces: pd.DataFrame) -> pd.Series:

@@ -70,6 +70,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             s.reasoning_tokens,
             s.cache_read_tokens,
             s.cache_write_tokens,
+            s.outcome,
             c.counted,
             c.cost_usd,
             c.cost_source,
@@ -104,6 +105,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             count_where(t.status == Status.ERROR.value).label("error_count"),
             # A comparison, so a boolean on PostgreSQL and 0/1 on SQLite.
             (count_where(escalation) > 0).label("escalated"),
+            count_where(t.outcome == "failure").label("failures"),
+            count_where(t.outcome == "success").label("successes"),
             usage_sum(t.input_tokens).label("input_tokens"),
             usage_sum(t.output_tokens).label("output_tokens"),
             usage_sum(t.reasoning_tokens).label("reasoning_tokens"),
@@ -188,6 +191,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
                 else_=Status.OK.value,
             ).label("status"),
             a.error_count,
+            # One span's failure fails the task, whatever the others said.
+            sa.case((a.failures > 0, "failure"), (a.successes > 0, "success")).label("outcome"),
             a.escalated,
             a.span_count,
             a.llm_call_count,

@@ -77,7 +77,9 @@ def test_bucket_bounds_tile_the_window() -> None:
 def test_stats_say_unknown_rather_than_zero() -> None:
     empty = Stats()
     assert empty.error_rate is None and empty.cost is None and empty.cost_per_trace is None
-    stats = Stats(traces=4, errors=1, priced=2, cost_usd=1.0, input_tokens=30, output_tokens=10)
+    stats = Stats(
+        traces=4, errors=1, failures=1, priced=2, cost_usd=1.0, input_tokens=30, output_tokens=10
+    )
     assert stats.error_rate == 0.25 and stats.success_rate == 0.75
     assert stats.cost_per_trace == 0.5  # over the two priced traces
     assert stats.cost_per_success == pytest.approx(1 / 3)  # what each success really cost

@@ -29,6 +29,10 @@ class TraceOut(BaseModel):
     end_time_unix_nano: int
     duration_ms: float
     status: str = Field(description="ok or error: the root span's status once it arrived.")
+    outcome: str | None = Field(
+        description="success or failure, as the agent said (reasonlens.outcome on any span; "
+        "one failure fails it); null when it said nothing and the status decides."
+    )
     error_count: int
     span_count: int
     llm_call_count: int

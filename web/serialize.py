@@ -38,6 +38,7 @@ def trace_json(trace: Trace, project: str) -> dict[str, Any]:
         "end_time_unix_nano": trace.end_time_ns,
         "duration_ms": trace.duration_ns / 1e6,
         "status": trace.status,
+        "outcome": trace.outcome,
         "error_count": trace.error_count,
         "span_count": trace.span_count,
         "llm_call_count": trace.llm_call_count,

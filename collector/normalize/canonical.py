@@ -36,6 +36,8 @@ class Canonical:
     reasoning_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    # The agent's own verdict on its task: "success" or "failure" (normalize/outcome.py).
+    outcome: str | None = None
     # Cost as reported by the client; pricing from a price table is the cost engine's job.
     cost_usd: float | None = None
     # The parts the client reported it of (input, cache read, output...), by its names.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector.normalize import confidence, content, rules, signals, status, text, usage
+from collector.normalize import confidence, content, outcome, rules, signals, status, text, usage
 from collector.normalize.conventions import (
     LOGFIRE,
     OPENINFERENCE,
@@ -30,6 +30,7 @@ from collector.normalize.sources import Derived, Field
 FIELDS: tuple[Field, ...] = (
     *rules.IDENTITY_FIELDS,
     confidence.CONFIDENCE,
+    outcome.OUTCOME,
     *usage.USAGE_FIELDS,
     text.SYSTEM_INSTRUCTIONS,
     text.INPUT_TEXT,

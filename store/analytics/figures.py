@@ -94,6 +94,9 @@ class Stats:
 
     traces: int = 0
     errors: int = 0
+    # Traces whose task failed: the agent said so (outcome), or it said nothing and
+    # the trace errored. Success is what the agent reports first, the status second.
+    failures: int = 0
     escalations: int = 0
     priced: int = 0  # traces that have a cost
     unpriced: int = 0  # traces with a model call that no price covers (cost unknown)
@@ -111,7 +114,7 @@ class Stats:
 
     @property
     def successes(self) -> int:
-        return self.traces - self.errors
+        return self.traces - self.failures
 
     @property
     def tokens(self) -> int:
@@ -166,9 +169,15 @@ class Stats:
 
 
 _ADDITIVE = (
-    "traces", "errors", "escalations", "priced", "unpriced", "cost_usd",
+    "traces", "errors", "failures", "escalations", "priced", "unpriced", "cost_usd",
     "input_tokens", "output_tokens", "llm_calls", "tool_calls",
 )  # fmt: skip
+
+
+FAILED = sa.or_(
+    Trace.outcome == "failure",
+    sa.and_(Trace.outcome.is_(None), Trace.status == Status.ERROR.value),
+)
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -187,6 +196,7 @@ def stat_columns() -> list[sa.ColumnElement[Any]]:
     return [
         sa.func.count().label("traces"),
         count_where(Trace.status == Status.ERROR.value).label("errors"),
+        count_where(FAILED).label("failures"),
         count_where(Trace.escalated).label("escalations"),
         sa.func.count(Trace.cost_usd).label("priced"),
         count_where(Trace.unpriced_count > 0).label("unpriced"),

@@ -76,6 +76,7 @@ class Span(IdMixin, Base):
     prompt_version: Mapped[str | None] = mapped_column(Text)
     confidence: Mapped[float | None]
     confidence_source: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(sa.String(8))  # success | failure
     finish_reasons: Mapped[list[Any] | None]
     conventions: Mapped[list[Any]]
     unmapped: Mapped[list[Any]]

@@ -36,6 +36,9 @@ class Trace(IdMixin, Base):
     # The root span's status once it has arrived; before that, error if any span failed.
     status: Mapped[str] = mapped_column(sa.String(8))
     error_count: Mapped[int]
+    # What the agent said of its task (reasonlens.outcome on any span): "failure" when a
+    # span says so, else "success" when one says that; null when none says.
+    outcome: Mapped[str | None] = mapped_column(sa.String(8))
     # A tool call handed the run to a person (store.rollup.ESCALATION_TOOL_PATTERNS).
     escalated: Mapped[bool] = mapped_column(server_default=sa.false())
     span_count: Mapped[int]
@@ -103,6 +106,7 @@ sa.Index(
     Trace.agent_version,
     Trace.start_time_ns,
     Trace.status,
+    Trace.outcome,
     Trace.escalated,
     Trace.duration_ns,
     Trace.cost_usd,
