@@ -119,8 +119,9 @@ def execute_run(
         lane = AsyncLane()
         try:
             for chunk in reading:
-                writing.submit(_score_chunk(lane, evaluators, chunk, tallies, timings))
-                selection.add(chunk.traces)
+                columns = _score_chunk(lane, evaluators, chunk, tallies, timings)
+                writing.submit(columns)
+                selection.add(chunk.traces, _failed(columns))
                 if progress:
                     progress(selection.traces, len(ids))
             writing.drain()
@@ -195,6 +196,14 @@ def _score_chunk(
         for name, values in _score_columns(evaluator.name, scores).items():
             columns[name] += values
     return columns
+
+
+def _failed(columns: dict[str, list[Any]]) -> set[str]:
+    """The traces of a chunk's scores that some evaluator failed."""
+    return {
+        trace for trace, passed in zip(columns["trace_id"], columns["passed"], strict=True)
+        if passed is False
+    }  # fmt: skip
 
 
 def _check(evaluator: Evaluator, scores: pd.DataFrame, chunk: frames.Chunk) -> None:

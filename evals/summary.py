@@ -7,6 +7,7 @@ Means and percentiles are over the metric's values where it has them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,14 +59,17 @@ class SelectionTally:
 
     traces: int = 0
     successful: int = 0
+    passing: int = 0  # traces that no evaluator of the run failed
     priced: int = 0
     cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def add(self, traces: pd.DataFrame) -> None:
+    def add(self, traces: pd.DataFrame, failed: Collection[str] = ()) -> None:
+        """``failed``: the trace ids some evaluator of the run gave a failing verdict."""
         self.traces += len(traces)
         self.successful += int(succeeded(traces).sum())
+        self.passing += int((~traces["trace_id"].isin(list(failed))).sum())
         cost = known_cost(traces)
         self.priced += int(cost.notna().sum())
         self.cost_usd += float(cost.sum(skipna=True))
@@ -84,6 +88,12 @@ class SelectionTally:
             "priced_cost_usd": self.cost_usd if self.priced else None,
             "cost_per_success_usd": (
                 self.cost_usd / self.successful if self.successful and not unpriced else None
+            ),
+            # Success as the suite judges it: every evaluator passed the trace (or found
+            # nothing to judge). What a good outcome costs, failures' spend included.
+            "passing_traces": self.passing,
+            "cost_per_passing_usd": (
+                self.cost_usd / self.passing if self.passing and not unpriced else None
             ),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,

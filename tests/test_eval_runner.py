@@ -84,7 +84,13 @@ def test_a_run_scores_every_selected_trace_and_keeps_its_verdicts(loaded: Server
     figures = result.summary["evaluators"]["step_budget"]
     assert figures["passed"] + figures["failed"] == 120
     assert figures["pass_rate"] == pytest.approx(figures["passed"] / 120)
-    assert result.summary["selection"]["traces"] == 120
+    selection = result.summary["selection"]
+    assert selection["traces"] == 120
+    # Success as the suite judges it: the traces no evaluator failed.
+    failed = set(scores.loc[scores["passed"] == False, "trace_id"])  # noqa: E712
+    assert 0 < len(failed) < 120 and selection["passing_traces"] == 120 - len(failed)
+    per_passing = selection["cost_usd"] / selection["passing_traces"]  # the demo is priced
+    assert selection["cost_per_passing_usd"] == pytest.approx(per_passing)
     held = figures["pass_rate"] >= 0.5
     assert result.summary["thresholds"] == [
         {

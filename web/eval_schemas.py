@@ -94,12 +94,21 @@ class SelectionOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     traces: int
-    successful: int = Field(description="Traces whose status is not error.")
+    successful: int = Field(
+        description="Traces whose task succeeded: the agent said success "
+        "(reasonlens.outcome), or said nothing and the status is ok."
+    )
     priced_traces: int
     unpriced_traces: int = Field(description="Traces with model calls and no known cost.")
     cost_usd: float | None = Field(description="Null while any trace is unpriced.")
     priced_cost_usd: float | None
     cost_per_success_usd: float | None
+    passing_traces: int | None = Field(
+        None, description="Traces that no evaluator of the run failed (null: older runs)."
+    )
+    cost_per_passing_usd: float | None = Field(
+        None, description="All spend over the passing traces; null while any is unpriced."
+    )
     input_tokens: int
     output_tokens: int
 
