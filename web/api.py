@@ -18,6 +18,7 @@ from web.api_datasets import router as datasets_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
 from web.api_prices import router as prices_router
+from web.api_reprice import router as reprice_router
 from web.api_runaways import router as runaways_router
 from web.api_runaways import runaway_out
 from web.csv_export import router as csv_router
@@ -30,9 +31,16 @@ from web.serialize import log_json, price_key, span_json, trace_json
 from web.tree import tree_json
 
 router = APIRouter()
-for part in (csv_router, evals_router, datasets_router, eval_compare_router, prices_router):
+for part in (
+    csv_router,
+    evals_router,
+    datasets_router,
+    eval_compare_router,
+    prices_router,
+    reprice_router,
+    runaways_router,
+):
     router.include_router(part)
-router.include_router(runaways_router)
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 

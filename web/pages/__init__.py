@@ -7,14 +7,24 @@ sessions   /sessions            traces grouped by conversation
 compare    /compare             two cohorts side by side
 evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
+settings   /settings/prices     a project's custom prices; re-pricing stored costs
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.pages import compare, eval_compare, evals, overview, sessions, trace, traces
+from web.pages import (
+    compare,
+    eval_compare,
+    evals,
+    overview,
+    sessions,
+    settings,
+    trace,
+    traces,
+)
 
 router = APIRouter(include_in_schema=False)
-for page in (overview, traces, trace, sessions, compare, evals, eval_compare):
+for page in (overview, traces, trace, sessions, compare, evals, eval_compare, settings):
     router.include_router(page.router)
