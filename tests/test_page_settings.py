@@ -306,6 +306,7 @@ def test_the_page_in_chromium(server: Server, project: str, watched: Watched) ->
     browser.on("dialog", on_dialog)
     browser.goto(f"{server.url}/settings/prices?project={project}")
     expect(browser.locator('header nav a[aria-current="page"]')).to_have_text("Settings")
+    expect(browser.locator('nav.settings-tabs a[aria-current="page"]')).to_have_text("Prices")
     browser.locator("form.price-form input[name=model]").fill("browser-model-*")
     browser.locator("form.price-form input[name=input_usd_per_mtok]").fill("0.075")
     browser.locator("form.price-form input[name=output_usd_per_mtok]").fill("1.5")

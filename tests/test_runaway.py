@@ -135,6 +135,8 @@ def test_a_looping_trace_is_flagged_before_it_ends(server: Server) -> None:
     page = httpx.get(f"{server.url}/traces/{trace_id}").text
     assert ">runaway</span>" in page and "service <strong>shopper-service</strong>" in page
     assert f"{flag.steps} steps (limit 13)" in page
+    overview = httpx.get(f"{server.url}/", params={"project": PROJECT}).text
+    assert "Runaway traces" in overview and f"{flag.steps} / 13" in overview
 
 
 def test_api_runaways_of_an_unknown_project_is_empty(server: Server) -> None:

@@ -8,6 +8,7 @@ compare    /compare             two cohorts side by side
 evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
+budgets    /settings/budgets    a project's cost budgets and where each stands
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from web.pages import (
+    budgets,
     compare,
     eval_compare,
     evals,
@@ -26,5 +28,5 @@ from web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for page in (overview, traces, trace, sessions, compare, evals, eval_compare, settings):
+for page in (overview, traces, trace, sessions, compare, evals, eval_compare, settings, budgets):
     router.include_router(page.router)

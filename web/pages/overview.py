@@ -7,21 +7,28 @@ went quiet yesterday, or a demo loaded last week, still shows its traffic.
 ``/api/traces`` takes: ISO 8601, epoch nanoseconds or an age like ``24h``) fix either
 end, the other following from the newest trace. Every number links to the traces
 behind it on ``/traces``, with the same window.
+
+The project's budgets, when it has any, are shown above the window: they are about the
+current UTC day and month, whatever the window (``store/analytics/budgets.py``); so are
+the traces flagged as runaways in the last 7 days (``collector/runaway.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from store.analytics.budgets import BudgetStatus, budget_status
 from store.analytics.figures import Stats, Window, window_between, window_ending_at
 from store.analytics.overview import Group, Overview, latest_start_ns, overview
+from store.models import Runaway, Trace
 from store.projects import project_id
+from store.runaways import runaways
 from web import charts
 from web.deps import DbSession
 from web.pages.context import PageProject, page_project
@@ -37,6 +44,7 @@ DEFAULT_WINDOW = "24h"
 # Charts split by agent version show this many; the rest are summed as "other". pygal
 # costs ~1 ms per 10 bars, the biggest part of the page after the queries.
 MAX_SERIES = 6
+RUNAWAYS_SHOWN = timedelta(days=7)  # as budgets, about now, whatever the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,8 @@ class OverviewView:
     latest_ns: int | None  # the newest trace's start, said when the window is empty
     traces_query: dict[str, str]  # project + the window, as /traces parameters
     charts: dict[str, Markup]
+    budgets: list[BudgetStatus] = field(default_factory=list)  # as of now, not the window
+    runaways: list[tuple[Runaway, Trace]] = field(default_factory=list)  # the last 7 days
 
     @property
     def bucket_label(self) -> str:
@@ -119,6 +129,13 @@ def overview_page(
                 latest_ns=latest,
                 traces_query=_traces_query(chosen, span),
                 charts=_charts(data),
+            )
+        if pid is not None:
+            now = datetime.now(UTC)
+            view = replace(
+                view,
+                budgets=budget_status(session, pid, now),
+                runaways=runaways(session, pid, since=now - RUNAWAYS_SHOWN, limit=10),
             )
     return render(
         request,
