@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -367,7 +368,10 @@ def test_stopping_the_app_cancels_the_run_in_progress(demo: Server, stalls: type
             began = time.monotonic()
         return first.run_id, second.run_id, time.monotonic() - began
 
-    first, second, took = asyncio.run(serve_and_stop())
+    # A loop of its own, in a thread: Playwright's sync API (the browser tests) keeps an
+    # event loop running in this one for the whole session.
+    with ThreadPoolExecutor(1) as pool:
+        first, second, took = pool.submit(asyncio.run, serve_and_stop()).result()
     assert took < 5
     assert _status(demo.engine, first) == ("error", f"Cancelled: {STOPPED}")
     assert _status(demo.engine, second) == ("error", STOPPED)

@@ -14,22 +14,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from store.analytics.budgets import BudgetStatus, budget_status
 from store.budgets import add_budget, delete_budget
 from store.projects import project_id, project_name_problem
 from web.deps import DbSession
 from web.origin import same_origin
-from web.request_body import media_type, read_body
+from web.params import RowId
+from web.request_body import json_model
 
 router = APIRouter()
 
 MAX_BUDGET_BYTES = 4 * 1024
 MAX_LIMIT_USD = 1e9  # a typo's worth of zeros past this is refused, not stored
-BudgetId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Period = Literal["trace", "day", "month"]  # store.models.BUDGET_PERIODS
 State = Literal["ok", "forecast_over", "over"]
 
@@ -91,18 +91,7 @@ class BudgetList(BaseModel):
 
 
 async def budget_body(request: Request) -> BudgetIn:
-    """Validated here rather than by FastAPI, whose 422 would echo a NaN it cannot write."""
-    if media_type(request) != "application/json":
-        raise HTTPException(415, "send the budget as application/json")
-    body = await read_body(request, MAX_BUDGET_BYTES)
-    try:
-        return BudgetIn.model_validate_json(body)
-    except ValidationError as error:
-        problems = [
-            {"type": p["type"], "loc": ["body", *p["loc"]], "msg": p["msg"]}
-            for p in error.errors(include_url=False, include_input=False)
-        ]
-        raise HTTPException(422, problems) from None
+    return await json_model(request, BudgetIn, MAX_BUDGET_BYTES, "the budget")
 
 
 @router.post(
@@ -141,7 +130,7 @@ def list_budgets(
 
 
 @router.delete("/api/budgets/{budget_id}", status_code=204, dependencies=[Depends(same_origin)])
-def remove_budget(request: Request, budget_id: BudgetId) -> Response:
+def remove_budget(request: Request, budget_id: RowId) -> Response:
     with request.state.engine.begin() as connection:
         if not delete_budget(connection, budget_id):
             raise HTTPException(404, f"no budget {budget_id}")

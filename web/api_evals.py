@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -49,12 +49,12 @@ from web.eval_schemas import (
     SuiteOut,
 )
 from web.origin import same_origin
+from web.params import RowId
 from web.request_body import media_type, read_body, text
 
 router = APIRouter(lifespan=background_runs)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SUITE_BODY = {
     "requestBody": {
         "required": True,

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from store.custom_prices import NewCustomPrice, add_custom_price, custom_prices
 from store.custom_prices import delete_custom_price as delete_price
@@ -23,7 +23,8 @@ from store.models import CustomPrice
 from store.projects import project_id, project_name_problem
 from web.deps import DbSession
 from web.origin import same_origin
-from web.request_body import media_type, read_body
+from web.params import RowId
+from web.request_body import json_model
 
 router = APIRouter()
 
@@ -91,18 +92,7 @@ class PriceList(BaseModel):
 
 
 async def price_body(request: Request) -> PriceIn:
-    """Validated here rather than by FastAPI, whose 422 would echo a NaN it cannot write."""
-    if media_type(request) != "application/json":
-        raise HTTPException(415, "send the price as application/json")
-    body = await read_body(request, MAX_PRICE_BYTES)
-    try:
-        return PriceIn.model_validate_json(body)
-    except ValidationError as error:
-        problems = [
-            {"type": p["type"], "loc": ["body", *p["loc"]], "msg": p["msg"]}
-            for p in error.errors(include_url=False, include_input=False)
-        ]
-        raise HTTPException(422, problems) from None
+    return await json_model(request, PriceIn, MAX_PRICE_BYTES, "the price")
 
 
 @router.post(
@@ -139,7 +129,7 @@ def list_prices(
 
 
 @router.delete("/api/prices/{price_id}", status_code=204, dependencies=[Depends(same_origin)])
-def remove_price(request: Request, price_id: int) -> Response:
+def remove_price(request: Request, price_id: RowId) -> Response:
     with request.state.engine.begin() as connection:
         if not delete_price(connection, price_id):
             raise HTTPException(404, f"no custom price {price_id}")

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from web.origin import same_origin
 from web.reprice_job import MAX_SINCE_CHARS, BadRequest, Busy, JobState, reprice_jobs
-from web.request_body import media_type, read_body
+from web.request_body import json_model
 
 router = APIRouter(lifespan=reprice_jobs)
 
@@ -63,19 +63,7 @@ class RepriceOut(BaseModel):
 
 async def reprice_body(request: Request) -> RepriceIn:
     """An empty body re-prices everything; else a JSON object, validated as prices are."""
-    body = await read_body(request, MAX_BODY_BYTES)
-    if not body.strip():
-        return RepriceIn.model_validate({})
-    if media_type(request) != "application/json":
-        raise HTTPException(415, "send the options as application/json")
-    try:
-        return RepriceIn.model_validate_json(body)
-    except ValidationError as error:
-        problems = [
-            {"type": p["type"], "loc": ["body", *p["loc"]], "msg": p["msg"]}
-            for p in error.errors(include_url=False, include_input=False)
-        ]
-        raise HTTPException(422, problems) from None
+    return await json_model(request, RepriceIn, MAX_BODY_BYTES, "the options", empty=True)
 
 
 @router.post(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -24,18 +24,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from store.analytics.budgets import BudgetStatus, budget_status
 from store.budgets import add_budget, budget, delete_budget
 from store.models import BUDGET_PERIODS, DEFAULT_PROJECT, Project
-from store.projects import project_id, project_names
+from store.projects import project_id
 from store.queries import filter_choices
 from web.api_budgets import BudgetIn
 from web.deps import DbSession
 from web.origin import same_origin
-from web.pages.context import PageProject, page_project
+from web.pages.context import PageProject, form_project, page_project
+from web.params import RowId
 from web.request_body import media_type, read_body, text
 from web.templating import query_string, render
 
 router = APIRouter()
 
-BudgetId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MAX_FORM_BYTES = 4 * 1024  # four short fields, percent-encoded
 LABELS = {"project": "Project", "agent": "Agent", "period": "Period", "limit_usd": "Limit"}
 
@@ -87,14 +87,14 @@ def add(
             message = problem["msg"].removeprefix("Value error, ")
             problems.append(f"{LABELS.get(name, name)}: {message}" if name else message)
         extra = {"form": sent, "problems": problems, "invalid": frozenset(invalid)}
-        return _page(request, session, _chosen(session, sent["project"]), 422, **extra)
+        return _page(request, session, form_project(session, sent["project"]), 422, **extra)
     with request.state.engine.begin() as connection:
         add_budget(connection, new.project, new.agent, new.period, new.limit_usd)
     return RedirectResponse(_here(new.project), status_code=303)
 
 
 @router.post("/settings/budgets/{budget_id}/delete", dependencies=[Depends(same_origin)])
-def delete(session: DbSession, budget_id: BudgetId) -> Response:
+def delete(session: DbSession, budget_id: RowId) -> Response:
     stored = budget(session, budget_id)
     if stored is None:
         raise HTTPException(404, f"no budget {budget_id}")
@@ -102,12 +102,6 @@ def delete(session: DbSession, budget_id: BudgetId) -> Response:
     delete_budget(session.connection(), budget_id)
     session.commit()
     return RedirectResponse(_here(project), status_code=303)
-
-
-def _chosen(session: Session, name: str) -> PageProject:
-    """The project a form named, if it exists; else the page's usual choice."""
-    names = project_names(session.connection())
-    return PageProject(name, names) if name in names else page_project(session, None)
 
 
 def _page(

@@ -31,3 +31,10 @@ def page_project(session: Session, requested: str | None) -> PageProject:
     if DEFAULT_PROJECT in names:
         return PageProject(DEFAULT_PROJECT, names)
     return PageProject(names[0] if names else None, names)
+
+
+def form_project(session: Session, name: str) -> PageProject:
+    """The project a posted form named, if it exists; else the page's usual choice (a
+    form that failed re-renders there rather than as a 404)."""
+    names = project_names(session.connection())
+    return PageProject(name, names) if name in names else page_project(session, None)

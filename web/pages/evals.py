@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -43,12 +43,12 @@ from web.eval_urls import compare_url
 from web.evals_view import Chart
 from web.origin import same_origin
 from web.pages.context import PageProject, page_project
+from web.params import RowId
 from web.request_body import media_type, read_body, text
 from web.templating import query_string, render
 
 router = APIRouter()
 
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PAGE_RUNS = 50
 PAGE_SCORES = 50
 RECENT_RUNS = 20

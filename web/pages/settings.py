@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -28,18 +28,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from store.custom_prices import NewCustomPrice, add_custom_price, custom_prices
 from store.custom_prices import delete_custom_price as delete_stored_price
 from store.models import DEFAULT_PROJECT, CustomPrice, Project
-from store.projects import project_id, project_names
+from store.projects import project_id
 from web.api_prices import PriceIn
 from web.deps import DbSession
 from web.origin import same_origin
-from web.pages.context import PageProject, page_project
+from web.pages.context import PageProject, form_project, page_project
+from web.params import RowId
 from web.reprice_job import BadRequest, Busy, JobState
 from web.request_body import media_type, read_body, text
 from web.templating import EMPTY, query_string, render
 
 router = APIRouter()
 
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MAX_FORM_BYTES = 64 * 1024  # a price is a few hundred bytes, percent-encoded
 RATES = {
     "input_usd_per_mtok": "Input",
@@ -125,7 +125,7 @@ def add_price(request: Request, session: DbSession, form: Form) -> Response:
             invalid.add(name)
             message = problem["msg"].removeprefix("Value error, ")
             problems.append(f"{LABELS.get(name, name)}: {message}" if name else message)
-        chosen = _chosen(session, sent["project"])
+        chosen = form_project(session, sent["project"])
         extra = {"form": sent, "problems": problems, "invalid": frozenset(invalid)}
         return _page(request, session, chosen, status_code=422, **extra)
     fields = price.model_dump(exclude={"project"})
@@ -152,7 +152,7 @@ def start_reprice(request: Request, session: DbSession, form: Form) -> Response:
     name = form.get("project") or DEFAULT_PROJECT
     scope = "all" if form.get("scope") == "all" else "project"
     since = form.get("since", "")
-    chosen = _chosen(session, name)
+    chosen = form_project(session, name)
     try:
         request.state.reprice_job.start(
             request.state.engine, project=None if scope == "all" else name, since=since
@@ -170,12 +170,6 @@ def start_reprice(request: Request, session: DbSession, form: Form) -> Response:
 def reprice_progress(request: Request) -> HTMLResponse:
     """The job's state alone; htmx polls it while running and then keeps the result."""
     return render(request, "settings_reprice.html", {"job": request.state.reprice_job.state()})
-
-
-def _chosen(session: Session, name: str) -> PageProject:
-    """The project a form named, if it exists; else the page's usual choice."""
-    names = project_names(session.connection())
-    return PageProject(name, names) if name in names else page_project(session, None)
 
 
 def _page(
