@@ -98,6 +98,8 @@ def test_a_custom_price_prices_the_models_its_pattern_names(server: Server, proj
         "unpriced"
     )
     assert httpx.delete(f"{server.url}/api/prices/{price['id']}").status_code == 404
+    for bad in (0, 2**63, 2**64):  # out of a row id's range: refused, never a 500
+        assert httpx.delete(f"{server.url}/api/prices/{bad}").status_code == 422
 
 
 def test_a_custom_price_goes_before_the_registry_from_its_date_on(
