@@ -96,6 +96,8 @@ class RunawayDetector:
     def on_commit(self, batches: list[SpanBatch]) -> None:
         """Called by the writer thread after each commit: only records the traces."""
         with self._condition:
+            if self._stopping:
+                return
             for batch in batches:
                 for project, trace_ids in batch.trace_ids.items():
                     self._touched[project] |= trace_ids

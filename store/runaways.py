@@ -20,6 +20,9 @@ TOKENS = Trace.input_tokens + Trace.output_tokens
 
 
 Usage = tuple[int, str | None, str | None, int, int]
+# Trace ids bound per query: far below any database's limit on bound values, however
+# many traces a burst of writes touched.
+IDS_PER_QUERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +53,24 @@ def usage_of(
     found: list[TraceUsage] = []
     for project, ids in trace_ids.items():
         project_id = project_ids.get(project)
-        if project_id is None or not ids:
+        if project_id is None:
             continue
-        rows = connection.execute(
-            sa.select(
-                Trace.project_id,
-                Trace.trace_id,
-                Trace.agent_name,
-                Trace.service_name,
-                STEPS,
-                TOKENS,
-            ).where(Trace.project_id == project_id, Trace.trace_id.in_(sorted(ids)))
-        )
-        found += [TraceUsage(*row) for row in rows]
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), IDS_PER_QUERY):
+            rows = connection.execute(
+                sa.select(
+                    Trace.project_id,
+                    Trace.trace_id,
+                    Trace.agent_name,
+                    Trace.service_name,
+                    STEPS,
+                    TOKENS,
+                ).where(
+                    Trace.project_id == project_id,
+                    Trace.trace_id.in_(ordered[start : start + IDS_PER_QUERY]),
+                )
+            )
+            found += [TraceUsage(*row) for row in rows]
     return found
 
 

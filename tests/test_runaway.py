@@ -13,8 +13,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+import migrations
 from collector.runaway import STEPS_MARGIN, TOKENS_MARGIN, baselines
+from store.engine import create_engine
 from store.models import Project, Runaway, Trace
+from store.projects import ensure_projects
+from store.runaways import IDS_PER_QUERY, usage_of
 from tests.databases import fresh_database
 from tests.server import Server
 
@@ -154,3 +158,30 @@ def test_limits_are_a_multiple_of_the_p95_with_a_margin() -> None:
     assert a.steps_limit == 2 + STEPS_MARGIN  # the margin, above 3 x 2
     assert a.tokens_limit == 100 + TOKENS_MARGIN
     assert b.steps_limit == 150 and b.tokens_limit == 1_200_000
+
+
+def test_the_touched_traces_are_read_however_many(fresh_db: str) -> None:
+    """A burst of writes may touch more traces than a query may bind values."""
+    engine = create_engine(fresh_db)
+    migrations.upgrade(engine)
+    count = 2 * IDS_PER_QUERY + 5
+    with engine.begin() as connection:
+        ids = ensure_projects(connection, ["burst"])
+        connection.execute(
+            sa.insert(Trace),
+            [
+                {
+                    "project_id": ids["burst"], "trace_id": f"{n:032x}", "agent_name": "a",
+                    "start_time_ns": n, "end_time_ns": n, "duration_ns": 0, "status": "ok",
+                    "error_count": 0, "span_count": 1, "llm_call_count": n % 7,
+                    "tool_call_count": 1, "input_tokens": 1, "output_tokens": 1,
+                    "reasoning_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0,
+                }
+                for n in range(count)
+            ],
+        )  # fmt: skip
+    with engine.connect() as connection:
+        found = usage_of(connection, ids, {"burst": {f"{n:032x}" for n in range(count)}})
+    engine.dispose()
+    assert len(found) == count
+    assert {trace.steps for trace in found} == {n % 7 + 1 for n in range(7)}
