@@ -43,6 +43,7 @@ from store.pricing.book import REGISTRY_ONLY, PriceBook
 from store.pricing.prices import Price
 from store.projects import project_name_problem
 from store.types import to_json
+from store.vocabulary import USAGE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +113,12 @@ def to_rows(
             scope = span.scope
             scope_json = to_json(scope.attributes)
         by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
-        cost = cost_row(
-            span, canonical, span_cost(canonical, span.start_time_ns, prices, book, owner)
-        )
-        if cost is not None:
-            costs[owner].append(cost)
+        # Only a model call, or a span that reports a cost, has one: half the spans.
+        if canonical.kind in USAGE_KINDS or canonical.cost_usd is not None:
+            used = span_cost(canonical, span.start_time_ns, prices, book, owner)
+            cost = cost_row(span, canonical, used)
+            if cost is not None:
+                costs[owner].append(cost)
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)
     batch = make_batch(

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
-from store.models import LogRecord, Project, Span, SpanCost
+from store.models import LogRecord, Span, SpanCost
 
 # The schema name the writer's SQLite connections attach their batches under.
 BATCH_SCHEMA = "batch"
@@ -214,12 +214,10 @@ def _insert_sql(table: sa.Table) -> str:
 
 
 def copy_from_batch(table: sa.Table) -> sa.Select[Any]:
-    """The rows of an attached batch table (``batch_rows`` or ``batch_costs``) with
-    project names resolved to ids."""
-    projects = Project.__table__
-    return (
-        sa.select(projects.c.id, *(column for column in table.c if column.name != "project"))
-        .join(projects, projects.c.name == table.c.project)
-        # SQLite's upsert grammar needs a WHERE before ON CONFLICT after a join.
-        .where(sa.true())
-    )
+    """One project's rows of an attached batch table (``batch_rows`` or ``batch_costs``),
+    its id given: bound parameters ``project_id`` and ``project``. The writer knows the
+    ids already; a join on project names would look one up per row."""
+    return sa.select(
+        sa.bindparam("project_id", type_=sa.Integer),
+        *(column for column in table.c if column.name != "project"),
+    ).where(table.c.project == sa.bindparam("project", type_=sa.String))

@@ -93,7 +93,8 @@ def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
     project_ids = ensure_projects(connection, touched)
     for batch in batches:
         if batch.sqlite is not None:
-            _copy_serialized(connection, batch.sqlite)
+            names = {name: project_ids[name] for name in batch.trace_ids}
+            _copy_serialized(connection, batch.sqlite, names)
         elif batch.groups:
             _insert_tuples(connection, project_ids, batch)
     write_prices(connection, {key: p for batch in batches for key, p in batch.prices.items()})
@@ -265,7 +266,7 @@ def _json_positions(table: sa.Table) -> frozenset[int]:
     )
 
 
-def _copy_serialized(connection: Connection, data: bytes) -> None:
+def _copy_serialized(connection: Connection, data: bytes, project_ids: dict[str, int]) -> None:
     driver = connection.connection.driver_connection
     if driver is None or not hasattr(driver, "deserialize"):
         raise TypeError("serialized span batches need a sqlite3 connection")
@@ -273,8 +274,9 @@ def _copy_serialized(connection: Connection, data: bytes) -> None:
     if BATCH_SCHEMA not in attached:
         driver.execute(f"ATTACH DATABASE ':memory:' AS {BATCH_SCHEMA}")
     driver.deserialize(data, name=BATCH_SCHEMA)
-    for insert in _copy_inserts():
-        connection.execute(insert)
+    for name, project_id in project_ids.items():  # nearly always one
+        for insert in _copy_inserts():
+            connection.execute(insert, {"project_id": project_id, "project": name})
 
 
 def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
