@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime
 
 import pytest
 
-from store.pricing.prices import Price, Tier, Usage, cost_of
+from store.pricing.prices import Price, Tier, Usage, cost_of, usd_of
 from store.pricing.registry import registry_price
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
@@ -120,3 +121,22 @@ def test_the_registry_prices_a_model_and_its_dated_releases(
 )
 def test_a_model_the_registry_does_not_name_is_unpriced(provider: str | None, model: str) -> None:
     assert registry_price(provider, model, WHEN) is None
+
+
+def test_the_fast_sum_ingest_uses_is_the_explained_cost_to_the_bit() -> None:
+    """``usd_of`` (ingest, re-pricing) and ``cost_of`` (the breakdown) must agree exactly,
+    or a page would explain a cost that differs from the stored one."""
+    rng = random.Random(5)
+    prices = [
+        Price("custom", "1", None, "full", {"input": 2.5, "output": 10.0, "cache_read": 1.25,
+              "cache_write": 3.75, "reasoning": 12.0}),
+        Price("custom", "2", None, "plain", {"input": 0.15, "output": 0.6}),
+        Price("custom", "3", None, "tiered", {"input": 1.0, "output": 4.0, "cache_read": 0.1},
+              {"input": (Tier(200_000, 2.0),), "output": (Tier(200_000, 6.0),)}),
+    ]  # fmt: skip
+    for _ in range(2000):
+        price = rng.choice(prices)
+        usage = Usage(*(rng.choice([0, rng.randrange(1, 400_000)]) for _ in range(5)))
+        fast = usd_of(price, usage.input, usage.output, usage.cache_read, usage.cache_write,
+                      usage.reasoning)  # fmt: skip
+        assert fast == cost_of(price, usage).usd, (price.model, usage)

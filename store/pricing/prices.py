@@ -152,10 +152,23 @@ def cost_of(price: Price, usage: Usage) -> Cost:
 def usd_of(
     price: Price, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
 ) -> float:
-    """``cost_of(price, Usage(...)).usd`` (the same sum, in the same order) without
-    building the lines: what ingest works out for every model call."""
-    usage = (input, output, cache_read, cache_write, reasoning)
-    return sum(tokens * unit / PER_TOKENS for _, tokens, unit in _charged(price, *usage)[0])
+    """``cost_of(price, Usage(...)).usd`` (the same terms, summed in the same order)
+    without building lines or notes: what ingest works out for every model call."""
+    rates = price.rates(input)
+    _, cache_read_rate, cache_write_rate, _, reasoning_rate = rates
+    if cache_read_rate is None:
+        cache_read = 0
+    if cache_write_rate is None:
+        cache_write = 0
+    if reasoning_rate is None:
+        reasoning = 0
+    counts = (max(input - cache_read - cache_write, 0), cache_read, cache_write,
+              max(output - reasoning, 0), reasoning)  # fmt: skip
+    usd = 0  # as sum() starts
+    for tokens, unit in zip(counts, rates, strict=True):
+        if tokens and unit is not None:
+            usd += tokens * unit / PER_TOKENS
+    return usd
 
 
 def _charged(
