@@ -44,8 +44,12 @@ SPAN_COLUMNS: tuple[str, ...] = tuple(
 CostRow = tuple[Any, ...]
 """A ``span_costs`` row: values in :data:`COST_COLUMNS` order."""
 
-COST_COLUMNS: tuple[str, ...] = tuple(
-    column.name for column in SpanCost.__table__.columns if column.name != "project_id"
+# The span it belongs to (found by the writer: the row id is not known before), then the
+# ``span_costs`` values.
+COST_COLUMNS: tuple[str, ...] = (
+    "trace_id",
+    "span_id",
+    *(column.name for column in SpanCost.__table__.columns if column.name != "span_pk"),
 )
 
 LogRow = tuple[Any, ...]

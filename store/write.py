@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect
 
 from store import dialect
@@ -37,7 +38,18 @@ log_records = LogRecord.__table__
 scores = Score.__table__
 _INSERT_COLUMNS = ("project_id", *SPAN_COLUMNS)
 _KEY = ("project_id", "trace_id", "span_id")
-_COST_INSERT_COLUMNS = ("project_id", *COST_COLUMNS)
+_COST_VALUES = COST_COLUMNS[2:]  # after the span's trace_id and span_id
+_COST_ROWS_PER_STATEMENT = 2000  # PostgreSQL binds at most 65,535 values a statement
+# The cost rows' columns as a VALUES list binds them: the span's ids, then the values
+# typed as span_costs types them (JSON arrives serialized, as text).
+_COST_SOURCE_COLUMNS = [
+    sa.column("trace_id", sa.String),
+    sa.column("span_id", sa.String),
+    *(
+        sa.column(name, sa.Text if name == "reported_details" else span_costs.c[name].type)
+        for name in COST_COLUMNS[2:]
+    ),
+]
 _LOG_INSERT_COLUMNS = ("project_id", *LOG_COLUMNS)
 _LOG_KEY = ("project_id", "record_hash")
 
@@ -66,15 +78,61 @@ def _tuple_insert(
 
 @cache
 def _copy_inserts() -> tuple[sa.Executable, ...]:
-    return tuple(
-        dialect.insert_for("sqlite", table)
-        .from_select(list(columns), copy_from_batch(source))
+    """From an attached batch: its spans, then their costs, which need the spans' ids."""
+    copy_spans = (
+        dialect.insert_for("sqlite", spans)
+        .from_select(list(_INSERT_COLUMNS), copy_from_batch(batch_rows))
         .on_conflict_do_nothing(index_elements=_KEY)
-        for table, columns, source in (
-            (spans, _INSERT_COLUMNS, batch_rows),
-            (span_costs, _COST_INSERT_COLUMNS, batch_costs),
-        )
     )
+    of_project = batch_costs.c.project == sa.bindparam("project", type_=sa.String)
+    return copy_spans, _cost_insert("sqlite", batch_costs, of_project)
+
+
+def _cost_insert(
+    dialect_name: str, source: sa.FromClause, *where: sa.ColumnElement[bool]
+) -> sa.Executable:
+    """Cost rows (``store.batch.COST_COLUMNS``) from ``source``, each joined to its span
+    for the span's row id: the spans are inserted first, in the same transaction. A cost
+    already stored is kept, as its span is (a retried batch)."""
+    s = spans.c
+    values: list[sa.ColumnElement[Any]] = [source.c[name] for name in _COST_VALUES]
+    if dialect_name == "postgresql":  # a VALUES column of NULLs alone would be text
+        values = [
+            sa.cast(value, JSONB if name == "reported_details" else span_costs.c[name].type)
+            for name, value in zip(_COST_VALUES, values, strict=True)
+        ]
+    select = (
+        sa.select(s.id, *values)
+        .select_from(
+            source.join(
+                spans,
+                sa.and_(
+                    s.project_id == sa.bindparam("project_id", type_=sa.Integer),
+                    s.trace_id == source.c.trace_id,
+                    s.span_id == source.c.span_id,
+                ),
+            )
+        )
+        # SQLite's upsert grammar needs a WHERE before ON CONFLICT after a join.
+        .where(*where or (sa.true(),))
+    )
+    return (
+        dialect.insert_for(dialect_name, span_costs)
+        .from_select(["span_pk", *_COST_VALUES], select)
+        .on_conflict_do_nothing(index_elements=["span_pk"])
+    )
+
+
+def _insert_cost_rows(
+    connection: Connection, project_ids: dict[str, int], costs: Sequence[tuple[str, Any]]
+) -> None:
+    """The tuple path's costs (PostgreSQL): a VALUES list joined to the spans, in chunks."""
+    for project, rows in costs:
+        for start in range(0, len(rows), _COST_ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _COST_ROWS_PER_STATEMENT]
+            source = sa.values(*_COST_SOURCE_COLUMNS, name="costs").data(list(chunk))
+            insert = _cost_insert(connection.dialect.name, source)
+            connection.execute(insert, {"project_id": project_ids[project]})
 
 
 def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
@@ -281,7 +339,7 @@ def _copy_serialized(connection: Connection, data: bytes, project_ids: dict[str,
 
 def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
     _execute_tuples(connection, spans, _INSERT_COLUMNS, _KEY, project_ids, batch.groups)
-    _execute_tuples(connection, span_costs, _COST_INSERT_COLUMNS, _KEY, project_ids, batch.costs)
+    _insert_cost_rows(connection, project_ids, batch.costs)
 
 
 def _execute_tuples(

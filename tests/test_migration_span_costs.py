@@ -61,7 +61,10 @@ def test_costs_move_to_span_costs_and_back(fresh_db: str) -> None:
     assert columns.isdisjoint(COSTS)
     with engine.connect() as connection:
         moved = connection.execute(
-            sa.text(f"SELECT span_id, counted, {', '.join(COSTS)} FROM span_costs ORDER BY span_id")
+            sa.text(
+                f"SELECT span_id, counted, {', '.join(COSTS)} FROM span_costs"
+                " JOIN spans ON spans.id = span_costs.span_pk ORDER BY span_id"
+            )
         ).all()
     assert [(row[0], bool(row[1]), tuple(row[2:])) for row in moved] == [
         (span_id, kind in ("llm", "embedding"), costs)

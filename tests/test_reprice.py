@@ -14,7 +14,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from store.models import Project, SpanCost, Trace
+from store.models import Project, Span, SpanCost, Trace
 from tests.server import Server
 from tests.stored_costs import forget_computed_costs
 
@@ -53,9 +53,11 @@ def _costs(server: Server, project: str) -> dict[str, Any]:
         of_project = sa.select(Project.id).where(Project.name == project).scalar_subquery()
         spans = connection.execute(
             sa.select(
-                SpanCost.span_id, SpanCost.cost_usd, SpanCost.computed_cost_usd,
+                Span.span_id, SpanCost.cost_usd, SpanCost.computed_cost_usd,
                 SpanCost.cost_source, SpanCost.price_key,
-            ).where(SpanCost.project_id == of_project)
+            )
+            .join(Span, Span.id == SpanCost.span_pk)
+            .where(Span.project_id == of_project)
         ).all()  # fmt: skip
         traces = connection.execute(
             sa.select(Trace.trace_id, Trace.cost_usd, Trace.unpriced_count).where(
@@ -69,7 +71,8 @@ def _forget_costs(server: Server, project: str) -> None:
     """As a store upgraded from before costs were computed holds them."""
     with server.engine.begin() as connection:
         of_project = sa.select(Project.id).where(Project.name == project).scalar_subquery()
-        forget_computed_costs(connection, SpanCost.project_id == of_project)
+        of_spans = sa.select(Span.id).where(Span.project_id == of_project)
+        forget_computed_costs(connection, SpanCost.span_pk.in_(of_spans))
         connection.execute(
             sa.update(Trace)
             .where(Trace.project_id == of_project)

@@ -6,9 +6,10 @@ Create Date: 2026-11-21 23:10:00
 
 A span's cost is derived (usage x price) and changes with the price book; the span is
 written once. Re-pricing rewrote whole span rows (message text and all) to change five
-small columns; here those columns move to ``span_costs``, keyed like the span. Only
-spans that have a cost source get a row: model calls with usage, and spans that
-reported a cost. On SQLite each dropped column rewrites the spans table once.
+small columns; here those columns move to ``span_costs``, keyed by the span's row id
+(rows are appended at ingest, not scattered). Only spans that have a cost source get
+a row: model calls with usage, and spans that reported a cost. On SQLite each dropped
+column rewrites the spans table once.
 """
 
 from collections.abc import Sequence
@@ -25,24 +26,16 @@ depends_on: str | Sequence[str] | None = None
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 MODEL_CALL_KINDS = ("llm", "embedding")
 COST_COLUMNS = ("cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source", "price_key")
-KEY = ("project_id", "trace_id", "span_id")
-
-spans = sa.table(
-    "spans",
-    *(sa.column(name) for name in (*KEY, "kind", *COST_COLUMNS)),
-)
+spans = sa.table("spans", *(sa.column(name) for name in ("id", "kind", *COST_COLUMNS)))
 span_costs = sa.table(
-    "span_costs",
-    *(sa.column(name) for name in (*KEY, "counted", *COST_COLUMNS)),
+    "span_costs", *(sa.column(name) for name in ("span_pk", "counted", *COST_COLUMNS))
 )
 
 
 def upgrade() -> None:
     op.create_table(
         "span_costs",
-        sa.Column("project_id", ROW_ID, nullable=False),
-        sa.Column("trace_id", sa.String(length=32), nullable=False),
-        sa.Column("span_id", sa.String(length=16), nullable=False),
+        sa.Column("span_pk", ROW_ID, autoincrement=False, nullable=False),
         sa.Column("counted", sa.Boolean(), nullable=False),
         sa.Column("cost_usd", sa.Float(), nullable=True),
         sa.Column("reported_cost_usd", sa.Float(), nullable=True),
@@ -50,19 +43,16 @@ def upgrade() -> None:
         sa.Column("cost_source", sa.String(length=8), nullable=False),
         sa.Column("price_key", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("fk_span_costs_project_id_projects")
+            ["span_pk"], ["spans.id"], name=op.f("fk_span_costs_span_pk_spans"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint(*KEY, name=op.f("pk_span_costs")),
-        sqlite_with_rowid=False,
+        sa.PrimaryKeyConstraint("span_pk", name=op.f("pk_span_costs")),
     )
     s = spans.c
     op.execute(
         span_costs.insert().from_select(
-            [*KEY, "counted", *COST_COLUMNS],
+            ["span_pk", "counted", *COST_COLUMNS],
             sa.select(
-                s.project_id,
-                s.trace_id,
-                s.span_id,
+                s.id,
                 s.kind.in_(MODEL_CALL_KINDS),
                 *(s[name] for name in COST_COLUMNS),
             ).where(s.cost_source.is_not(None)),
@@ -79,7 +69,7 @@ def downgrade() -> None:
     op.add_column("spans", sa.Column("cost_source", sa.String(length=8), nullable=True))
     op.add_column("spans", sa.Column("price_key", sa.String(length=16), nullable=True))
     c = span_costs.c
-    same_span = sa.and_(*(c[name] == spans.c[name] for name in KEY))
+    same_span = c.span_pk == spans.c.id
     op.execute(
         spans.update()
         .where(sa.exists().where(same_span))

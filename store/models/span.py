@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models.base import Base, IdMixin
 from store.models.span_cost import SpanCost
@@ -92,16 +92,7 @@ class Span(IdMixin, Base):
 
     # What the span cost is derived data, kept in ``span_costs`` (store/models/span_cost.py);
     # loaded with the span, in the same query.
-    cost: Mapped[SpanCost | None] = relationship(
-        primaryjoin=lambda: sa.and_(
-            foreign(SpanCost.project_id) == Span.project_id,
-            foreign(SpanCost.trace_id) == Span.trace_id,
-            foreign(SpanCost.span_id) == Span.span_id,
-        ),
-        lazy="joined",
-        uselist=False,
-        viewonly=True,
-    )
+    cost: Mapped[SpanCost | None] = relationship(lazy="joined", uselist=False, viewonly=True)
 
     __table_args__ = (
         # Idempotency key: a client retry of the same batch stores nothing twice. It also

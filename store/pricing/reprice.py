@@ -40,7 +40,7 @@ Progress = Callable[[int, int, int], None]  # (traces done, model calls read, sp
 _READ = (
     Span.project_id,
     Span.trace_id,
-    Span.span_id,
+    Span.id,
     Span.provider,
     Span.model,
     Span.request_model,
@@ -189,7 +189,7 @@ def _changes(
         stored = (row.cost_usd, row.reported_cost_usd, row.computed_cost_usd)
         if new == (*stored, row.cost_source, row.price_key):
             continue
-        span = {"project_id": row.project_id, "trace_id": row.trace_id, "span_id": row.span_id}
+        span = {"span_pk": row.id}
         if source is None:  # nothing to say about its cost (a row of an older rule)
             work.gone.append(span)
         else:
@@ -211,7 +211,7 @@ def _changes(
 
 _USAGE_KINDS = [kind.value for kind in USAGE_KINDS]
 _COST_VALUES = ("cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source", "price_key")
-_KEY = ("project_id", "trace_id", "span_id")
+_KEY = ("span_pk",)
 _costs, _traces = SpanCost.__table__, Trace.__table__
 
 
