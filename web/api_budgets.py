@@ -24,7 +24,7 @@ from store.projects import project_id, project_name_problem
 from web.deps import DbSession
 from web.origin import same_origin
 from web.params import RowId
-from web.request_body import json_model
+from web.request_body import json_body_doc, json_model
 
 router = APIRouter()
 
@@ -99,12 +99,7 @@ async def budget_body(request: Request) -> BudgetIn:
     response_model=BudgetOut,
     status_code=201,
     dependencies=[Depends(same_origin)],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": BudgetIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_body_doc(BudgetIn),
 )
 def create_budget(
     request: Request, session: DbSession, budget: Annotated[BudgetIn, Depends(budget_body)]

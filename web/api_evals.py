@@ -50,7 +50,7 @@ from web.eval_schemas import (
 )
 from web.origin import same_origin
 from web.params import RowId
-from web.request_body import media_type, read_body, text
+from web.request_body import json_body_doc, media_type, read_body, text
 
 router = APIRouter(lifespan=background_runs)
 
@@ -64,12 +64,7 @@ SUITE_BODY = {
         },
     }
 }
-FEEDBACK_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": FeedbackIn.model_json_schema()}},
-    }
-}
+FEEDBACK_BODY = json_body_doc(FeedbackIn)
 MAX_FEEDBACK_BYTES = 64 * 1024
 RETRY_AFTER_S = 10
 

@@ -24,7 +24,7 @@ from store.projects import project_id, project_name_problem
 from web.deps import DbSession
 from web.origin import same_origin
 from web.params import RowId
-from web.request_body import json_model
+from web.request_body import json_body_doc, json_model
 
 router = APIRouter()
 
@@ -100,12 +100,7 @@ async def price_body(request: Request) -> PriceIn:
     response_model=PriceOut,
     status_code=201,
     dependencies=[Depends(same_origin)],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PriceIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_body_doc(PriceIn),
 )
 def create_price(
     request: Request, session: DbSession, price: Annotated[PriceIn, Depends(price_body)]

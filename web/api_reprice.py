@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from web.origin import same_origin
 from web.reprice_job import MAX_SINCE_CHARS, BadRequest, Busy, JobState, reprice_jobs
-from web.request_body import json_model
+from web.request_body import json_body_doc, json_model
 
 router = APIRouter(lifespan=reprice_jobs)
 
@@ -71,12 +71,7 @@ async def reprice_body(request: Request) -> RepriceIn:
     response_model=RepriceOut,
     status_code=202,
     dependencies=[Depends(same_origin)],
-    openapi_extra={
-        "requestBody": {
-            "required": False,
-            "content": {"application/json": {"schema": RepriceIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_body_doc(RepriceIn, required=False),
 )
 def start_reprice(
     request: Request, options: Annotated[RepriceIn, Depends(reprice_body)]

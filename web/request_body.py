@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
@@ -54,3 +54,10 @@ async def json_model(
             for p in error.errors(include_url=False, include_input=False)
         ]
         raise HTTPException(422, problems) from None
+
+
+def json_body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body itself (``json_model``):
+    the schema FastAPI would have documented had it parsed the body."""
+    content = {"application/json": {"schema": model.model_json_schema()}}
+    return {"requestBody": {"required": required, "content": content}}

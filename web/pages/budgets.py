@@ -14,10 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -28,10 +26,10 @@ from store.projects import project_id
 from store.queries import filter_choices
 from web.api_budgets import BudgetIn
 from web.deps import DbSession
+from web.forms import Refused, form_reader, validated
 from web.origin import same_origin
 from web.pages.context import PageProject, form_project, page_project
 from web.params import RowId
-from web.request_body import media_type, read_body, text
 from web.templating import query_string, render
 
 router = APIRouter()
@@ -52,15 +50,7 @@ class BudgetsView:
     invalid: frozenset[str] = frozenset()  # the fields the problems name
 
 
-async def posted_form(request: Request) -> dict[str, str]:
-    """The add form's urlencoded fields, bounded to what a budget needs."""
-    if media_type(request) != "application/x-www-form-urlencoded":
-        raise HTTPException(415, "expected a form (application/x-www-form-urlencoded)")
-    body = text(await read_body(request, MAX_FORM_BYTES))
-    try:
-        return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=10))
-    except ValueError as error:
-        raise HTTPException(400, f"bad form: {error}") from None
+posted_form = form_reader(MAX_FORM_BYTES, fields=10)
 
 
 @router.get("/settings/budgets", response_class=HTMLResponse)
@@ -75,19 +65,12 @@ def add(
     request: Request, session: DbSession, form: Annotated[dict[str, str], Depends(posted_form)]
 ) -> Response:
     # An empty agent is the whole project; other empty fields are missing.
-    sent = {name: form.get(name, "").strip() for name in BudgetIn.model_fields}
-    try:
-        new = BudgetIn.model_validate({name: value for name, value in sent.items() if value})
-    except ValidationError as error:
-        problems: list[str] = []
-        invalid: set[str] = set()
-        for problem in error.errors(include_url=False, include_input=False):
-            name = str(problem["loc"][0]) if problem["loc"] else ""
-            invalid.add(name)
-            message = problem["msg"].removeprefix("Value error, ")
-            problems.append(f"{LABELS.get(name, name)}: {message}" if name else message)
-        extra = {"form": sent, "problems": problems, "invalid": frozenset(invalid)}
-        return _page(request, session, form_project(session, sent["project"]), 422, **extra)
+    new = validated(BudgetIn, form, LABELS)
+    if isinstance(new, Refused):
+        chosen = form_project(session, new.form["project"])
+        return _page(
+            request, session, chosen, 422, form=new.form, problems=new.problems, invalid=new.invalid
+        )
     with request.state.engine.begin() as connection:
         add_budget(connection, new.project, new.agent, new.period, new.limit_usd)
     return RedirectResponse(_here(new.project), status_code=303)

@@ -23,7 +23,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
@@ -41,10 +40,10 @@ from web.deps import DbSession
 from web.eval_actions import MAX_SUITE_BYTES, SuiteNotFound, save_suite, start_suite_run
 from web.eval_urls import compare_url
 from web.evals_view import Chart
+from web.forms import form_reader
 from web.origin import same_origin
 from web.pages.context import PageProject, page_project
 from web.params import RowId
-from web.request_body import media_type, read_body, text
 from web.templating import query_string, render
 
 router = APIRouter()
@@ -154,16 +153,8 @@ def evals_page(
     return _evals(request, session, chosen, example)
 
 
-async def posted_form(request: Request) -> dict[str, str]:
-    """The fields of a urlencoded form (the dashboard's forms post nothing else)."""
-    if media_type(request) != "application/x-www-form-urlencoded":
-        raise HTTPException(415, "expected a form (application/x-www-form-urlencoded)")
-    # Percent-encoding makes a suite up to three times longer on the wire.
-    body = text(await read_body(request, 3 * MAX_SUITE_BYTES))
-    try:
-        return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=20))
-    except ValueError as error:
-        raise HTTPException(400, f"bad form: {error}") from None
+# Percent-encoding makes a suite up to three times longer on the wire.
+posted_form = form_reader(3 * MAX_SUITE_BYTES, fields=20)
 
 
 @router.post("/evals/suites", response_class=HTMLResponse, dependencies=[Depends(same_origin)])

@@ -18,10 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -31,11 +29,11 @@ from store.models import DEFAULT_PROJECT, CustomPrice, Project
 from store.projects import project_id
 from web.api_prices import PriceIn
 from web.deps import DbSession
+from web.forms import Refused, form_reader, validated
 from web.origin import same_origin
 from web.pages.context import PageProject, form_project, page_project
 from web.params import RowId
 from web.reprice_job import BadRequest, Busy, JobState
-from web.request_body import media_type, read_body, text
 from web.templating import EMPTY, query_string, render
 
 router = APIRouter()
@@ -90,17 +88,7 @@ def fmt_when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def posted_form(request: Request) -> dict[str, str]:
-    """The fields of the page's urlencoded forms, bounded to what a price needs."""
-    if media_type(request) != "application/x-www-form-urlencoded":
-        raise HTTPException(415, "expected a form (application/x-www-form-urlencoded)")
-    body = text(await read_body(request, MAX_FORM_BYTES))
-    try:
-        return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=20))
-    except ValueError as error:
-        raise HTTPException(400, f"bad form: {error}") from None
-
-
+posted_form = form_reader(MAX_FORM_BYTES, fields=20)
 Form = Annotated[dict[str, str], Depends(posted_form)]
 
 
@@ -113,21 +101,13 @@ def prices_page(
 
 @router.post("/settings/prices", dependencies=[Depends(same_origin)])
 def add_price(request: Request, session: DbSession, form: Form) -> Response:
-    # Empty fields are left out: an optional one is then null, a required one missing.
-    sent = {name: form.get(name, "").strip() for name in PriceIn.model_fields}
-    try:
-        price = PriceIn.model_validate({name: value for name, value in sent.items() if value})
-    except ValidationError as error:
-        problems: list[str] = []
-        invalid: set[str] = set()
-        for problem in error.errors(include_url=False, include_input=False):
-            name = str(problem["loc"][0]) if problem["loc"] else ""
-            invalid.add(name)
-            message = problem["msg"].removeprefix("Value error, ")
-            problems.append(f"{LABELS.get(name, name)}: {message}" if name else message)
-        chosen = form_project(session, sent["project"])
-        extra = {"form": sent, "problems": problems, "invalid": frozenset(invalid)}
-        return _page(request, session, chosen, status_code=422, **extra)
+    price = validated(PriceIn, form, LABELS)
+    if isinstance(price, Refused):
+        chosen = form_project(session, price.form["project"])
+        return _page(
+            request, session, chosen, 422, form=price.form, problems=price.problems,
+            invalid=price.invalid,
+        )  # fmt: skip
     fields = price.model_dump(exclude={"project"})
     with request.state.engine.begin() as connection:
         add_custom_price(connection, price.project, NewCustomPrice(**fields))
