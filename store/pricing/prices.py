@@ -154,16 +154,7 @@ def usd_of(
 ) -> float:
     """``cost_of(price, Usage(...)).usd`` (the same terms, summed in the same order)
     without building lines or notes: what ingest works out for every model call."""
-    rates = price.rates(input)
-    _, cache_read_rate, cache_write_rate, _, reasoning_rate = rates
-    if cache_read_rate is None:
-        cache_read = 0
-    if cache_write_rate is None:
-        cache_write = 0
-    if reasoning_rate is None:
-        reasoning = 0
-    counts = (max(input - cache_read - cache_write, 0), cache_read, cache_write,
-              max(output - reasoning, 0), reasoning)  # fmt: skip
+    rates, counts = _split(price, input, output, cache_read, cache_write, reasoning)
     usd = 0  # as sum() starts
     for tokens, unit in zip(counts, rates, strict=True):
         if tokens and unit is not None:
@@ -171,10 +162,11 @@ def usd_of(
     return usd
 
 
-def _charged(
+def _split(
     price: Price, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
-) -> tuple[list[tuple[str, int, float]], list[str]]:
-    """(token type, tokens, unit price) per type charged, in ``TOKEN_TYPES`` order."""
+) -> tuple[tuple[float | None, ...], tuple[int, int, int, int, int]]:
+    """The unit prices and the counts they apply to, in ``TOKEN_TYPES`` order: a part
+    without a price of its own stays in its total; neither remainder goes below 0."""
     rates = price.rates(input)
     _, cache_read_rate, cache_write_rate, _, reasoning_rate = rates
     if cache_read_rate is None:
@@ -183,19 +175,24 @@ def _charged(
         cache_write = 0
     if reasoning_rate is None:
         reasoning = 0
-    uncached = input - cache_read - cache_write
-    plain_output = output - reasoning
+    uncached = max(input - cache_read - cache_write, 0)
+    return rates, (uncached, cache_read, cache_write, max(output - reasoning, 0), reasoning)
+
+
+def _charged(
+    price: Price, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
+) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """(token type, tokens, unit price) per type charged, in ``TOKEN_TYPES`` order."""
+    rates, counts = _split(price, input, output, cache_read, cache_write, reasoning)
+    _, cache_read, cache_write, _, reasoning = counts
     notes = []
-    if uncached < 0:
+    if input - cache_read - cache_write < 0:
         # A client whose input excludes its cached tokens (Anthropic's raw count): the
         # cached parts are charged, the uncached remainder cannot be negative.
         notes.append(_FEWER.format("input", input))
-        uncached = 0
-    if plain_output < 0:
+    if output - reasoning < 0:
         notes.append(_FEWER.format("output", output))
-        plain_output = 0
     charged = []
-    counts = (uncached, cache_read, cache_write, plain_output, reasoning)
     for kind, tokens, unit in zip(TOKEN_TYPES, counts, rates, strict=True):
         if not tokens:
             continue
