@@ -7,23 +7,25 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session
 
 import migrations
 from collector.costing import cost_row, span_cost
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
-from store.analytics import compare, figures, overview
+from store.analytics import compare, figures, overview, tools
 from store.batch import CostRow, SpanRow, make_batch
 from store.engine import create_engine
-from store.models import Base, Span, Trace
-from store.queries import SortKey, TraceFilter, filter_conditions, traces_query
+from store.models import Base, Project, Span, Trace
+from store.queries import SortKey, TraceFilter, filter_choices, filter_conditions, traces_query
 from store.vocabulary import SpanKind, Status
 from store.write import write_spans
 from tests.databases import fresh_database
@@ -231,9 +233,9 @@ def _analytics_statements() -> dict[str, tuple[sa.Executable, str]]:
                      "ix_spans_tool_calls"),
         "model mix": (compare._mix_query(cohort, Span.model, compare._MODEL_CALLS),
                       "ix_spans_model_calls"),
-        "failed tool calls": (overview.failed_calls_query(1, window, 10),
+        "failed tool calls": (tools.failed_calls_query(1, window, 10),
                               "ix_spans_failed_tool_calls"),
-        "calls of failing tools": (overview.tool_calls_query(1, window, ["a", "b", None]),
+        "calls of failing tools": (tools.tool_calls_query(1, window, ["a", "b", None]),
                                    "ix_spans_tool_name_start_time_ns"),
     }  # fmt: skip
 
@@ -251,3 +253,32 @@ def test_analytics_read_only_their_indexes(planned_db: sa.Engine, name: str) -> 
     if planned_db.dialect.name == "sqlite":
         assert f"COVERING INDEX {index}" in plan, plan
     assert "SCAN spans" not in plan and "Seq Scan on spans" not in plan, plan
+
+
+def test_the_traces_page_choices_read_indexes_not_tables(fresh_db: str) -> None:
+    """The /traces form's suggestions are a loose index scan: one seek per value, never a scan."""
+    engine = create_engine(fresh_db)
+    try:
+        migrations.upgrade(engine)
+        load_realistic_store(engine, traces=400)
+        captured: list[sa.Executable] = []
+        with Session(engine) as session:
+            project_id = session.scalar(sa.select(Project.id).where(Project.name == "p1"))
+            assert project_id is not None
+            original = Session.scalars
+
+            def spy(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
+                captured.append(statement)
+                return original(self, statement, *args, **kwargs)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(Session, "scalars", spy)
+                choices = filter_choices(session, project_id)
+        assert choices.agents == sorted({f"agent-{i % 10}" for i in range(1, 400, 4)})
+        assert choices.models == [f"model-{i}" for i in range(8)]
+        for statement in captured:
+            plan = query_plan(engine, statement, force_index=True)
+            assert "SCAN traces" not in plan and "SCAN spans" not in plan, plan
+            assert "Seq Scan" not in plan, plan
+    finally:
+        engine.dispose()
