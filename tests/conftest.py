@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import BACKEND, fresh_database
+from tests.demo_runs import Logged, run_logged
 from tests.server import Server
 
 # Real-browser fixtures (headless Chromium): ``browser`` and ``watched``.
@@ -41,3 +42,9 @@ def project(request: pytest.FixtureRequest) -> str:
 def fresh_db(tmp_path: Path) -> Iterator[str]:
     with fresh_database(tmp_path) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def demo_logged() -> Logged:
+    """600 demo traces with their log events, in memory: read by several test modules."""
+    return run_logged(600)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -39,3 +40,8 @@ def run_logged(traces: int, seed: int = 42) -> Logged:
         log_processor=SimpleLogRecordProcessor(logs),
     )
     return summary, list(spans.get_finished_spans()), list(logs.get_finished_logs())
+
+
+def dumped(spans: Sequence[ReadableSpan]) -> list[str]:
+    """Spans as JSON, to compare two runs."""
+    return [span.to_json(indent=None) for span in spans]

@@ -17,19 +17,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from markupsafe import escape
-from sqlalchemy.orm import Session
 
-import migrations
-from store.engine import create_engine
-from store.models import Project
-from store.queries import filter_choices
 from tests.browser import Watched
 from tests.demo_data import Loaded, load_demo
 from tests.otlp import Ids, SpanSpec, post, request
 from tests.server import Server
-from tests.test_schema import load_realistic_store, query_plan
 
 PROJECT = "page-traces"
 HOSTILE_PROJECT = "page-traces-hostile"
@@ -328,35 +321,6 @@ def test_hostile_text_is_escaped(server: Server, hostile: list[str]) -> None:
         assert str(escape(text)) in body
     assert "<script>window" not in body and "<img src=x" not in body and "<svg" not in body
     assert 'href="javascript:' not in body
-
-
-def test_the_choices_read_indexes_not_tables(fresh_db: str) -> None:
-    """The suggestions are a loose index scan: one seek per value, never a scan."""
-    engine = create_engine(fresh_db)
-    try:
-        migrations.upgrade(engine)
-        load_realistic_store(engine, traces=400)
-        captured: list[sa.Executable] = []
-        with Session(engine) as session:
-            project_id = session.scalar(sa.select(Project.id).where(Project.name == "p1"))
-            assert project_id is not None
-            original = Session.scalars
-
-            def spy(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
-                captured.append(statement)
-                return original(self, statement, *args, **kwargs)
-
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(Session, "scalars", spy)
-                choices = filter_choices(session, project_id)
-        assert choices.agents == sorted({f"agent-{i % 10}" for i in range(1, 400, 4)})
-        assert choices.models == [f"model-{i}" for i in range(8)]
-        for statement in captured:
-            plan = query_plan(engine, statement, force_index=True)
-            assert "SCAN traces" not in plan and "SCAN spans" not in plan, plan
-            assert "Seq Scan" not in plan, plan
-    finally:
-        engine.dispose()
 
 
 def test_in_a_browser_filter_sort_page_and_open_a_trace(
