@@ -27,6 +27,7 @@ from evals.suite import Suite
 from evals.summary import EvaluatorTally, SelectionTally, threshold_checks
 from store import evals as store_evals
 from store.projects import ensure_projects
+from store.queries import TraceFilter
 
 CHUNK_TRACES = 2000
 # A run of this many chunks or more reads and writes in processes of its own
@@ -83,19 +84,21 @@ def execute_run(
     progress: Progress | None = None,
     chunk_traces: int = CHUNK_TRACES,
     processes: bool | None = None,
+    selection: TraceFilter | None = None,
 ) -> RunResult:
     """Score the selection and finish the run; :class:`RunError` if it could not.
 
     ``processes`` forces reading and writing in processes (True) or in line (False);
-    by default a run of ``PROCESS_CHUNKS`` chunks or more uses them.
+    by default a run of ``PROCESS_CHUNKS`` chunks or more uses them. ``selection``
+    replaces the suite's own (an online suite's window).
     """
     began = time.perf_counter()
     try:
         evaluators = [evaluator_class(spec.name)(spec.options) for spec in suite.evaluators]
         with engine.connect() as connection:
-            ids = frames.selected_ids(
-                connection, trace_filter(suite.select, now_ns=started.start_ns)
-            )
+            if selection is None:
+                selection = trace_filter(suite.select, now_ns=started.start_ns)
+            ids = frames.selected_ids(connection, selection)
         context = RunContext(engine, started.project_id, suite.select.project)
         for evaluator in evaluators:
             evaluator.setup(context)

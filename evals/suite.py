@@ -17,8 +17,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from evals import cron
+from store.times import BadParameter, duration_ns
 from store.vocabulary import SpanKind, Status
 
 
@@ -255,6 +264,36 @@ class Threshold(_Strict):
     max_p95: float | None = None
 
 
+class Online(_Strict):
+    """Continuous scoring of production traffic: each scheduled run selects the traces
+    that started since the window the previous run covered, so none is scored twice."""
+
+    sample_rate: float = Field(
+        1.0, gt=0, le=1, description="The share of traces scored; the same traces every time."
+    )
+    settle: str = Field(
+        "2m",
+        description="How long after a trace starts it is first scored, so its late spans "
+        "have arrived: a trace whose spans arrive later than this is scored without them.",
+    )
+    max_judge_usd_per_day: float | None = Field(
+        None, gt=0, description="The LLM judge's spend per UTC day; past it, traces go unjudged."
+    )
+
+    @field_validator("settle")
+    @classmethod
+    def _settle_is_a_duration(cls, value: str) -> str:
+        try:
+            duration_ns("settle", value)
+        except BadParameter as error:
+            raise ValueError(str(error).removeprefix("settle: ")) from None
+        return value
+
+    @property
+    def settle_ns(self) -> int:
+        return duration_ns("settle", self.settle)
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluatorSpec:
     name: str
@@ -266,7 +305,17 @@ class _SuiteDocument(_Strict):
     select: Selection = Field(default_factory=Selection)
     evaluators: list[str | dict[str, dict[str, Any] | None]] = Field(..., min_length=1)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
-    schedule: str | None = Field(None, description="A cron expression (scheduled suites).")
+    schedule: str | None = Field(
+        None, description="A cron expression, UTC (scheduled suites): 5 fields, or 6 with seconds."
+    )
+    online: Online | None = Field(
+        None, description="Score only traces that arrived since the last scheduled run."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str | None) -> str | None:
+        return None if value is None else cron.check(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +326,7 @@ class Suite:
     thresholds: dict[str, Threshold]
     schedule: str | None
     source: str  # the YAML as written, stored with each run
+    online: Online | None = None
 
 
 def load_suite(text: str, source: str = "<suite>") -> Suite:
@@ -310,11 +360,22 @@ def load_suite(text: str, source: str = "<suite>") -> Suite:
                 f"{where}: evaluators[{index}].{spec.name}.correctness: {needs} must be "
                 "listed before it (its verdict says which answers were wrong)"
             )
+    if parsed.online is not None and parsed.schedule is None:
+        where = _where(root, ("online",), source)
+        raise SuiteError(f"{where}: online: needs a schedule (its runs move the window on)")
     for name in parsed.thresholds:
         if name not in names:
             where = _where(root, ("thresholds", name), source)
             raise SuiteError(f"{where}: thresholds.{name}: no evaluator {name!r} in this suite")
-    return Suite(parsed.name, parsed.select, evaluators, parsed.thresholds, parsed.schedule, text)
+    return Suite(
+        parsed.name,
+        parsed.select,
+        evaluators,
+        parsed.thresholds,
+        parsed.schedule,
+        text,
+        parsed.online,
+    )
 
 
 def _evaluator(

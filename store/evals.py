@@ -46,13 +46,24 @@ SCORE_FIELDS = tuple(field.name for field in fields(NewScore))
 def save_suite(
     connection: Connection, project: str, name: str, definition: str, schedule: str | None
 ) -> int:
-    """Create the suite or replace its definition; its id either way."""
+    """Create the suite or replace its definition; its id either way.
+
+    A changed schedule drops the next run the scheduler had placed: it places the new
+    schedule's next slot when it next looks.
+    """
     project_id = ensure_projects(connection, [project])[project]
     now = datetime.now(UTC)
     table = EvalSuite.__table__
-    statement = dialect.insert(connection, table).on_conflict_do_update(
+    statement = dialect.insert(connection, table)
+    same_schedule = table.c.schedule == statement.excluded.schedule
+    statement = statement.on_conflict_do_update(
         index_elements=["project_id", "name"],
-        set_={"definition": definition, "schedule": schedule, "updated_at": now},
+        set_={
+            "definition": definition,
+            "schedule": schedule,
+            "updated_at": now,
+            "next_run_at": sa.case((same_schedule, table.c.next_run_at), else_=None),
+        },
     )
     connection.execute(
         statement,

@@ -54,6 +54,20 @@ class TraceFilter:
     min_duration_ns: int | None = None
     max_duration_ns: int | None = None
     text: str | None = None
+    # A share of traces, 0..1, chosen by row id: the same traces every time it is asked.
+    sample_rate: float | None = None
+
+
+# Sampling hashes the row id (Knuth's multiplicative constant) into buckets, so the
+# sample does not follow any period in the order traces arrived.
+_SAMPLE_MULTIPLIER = 2654435761
+SAMPLE_BUCKETS = 1_000_003
+
+
+def sampled(row_id: sa.ColumnElement[int], rate: float) -> sa.ColumnElement[bool]:
+    """Whether the row falls in the sample; products stay below 2**63 for ids < 3e9."""
+    bucket = (row_id * _SAMPLE_MULTIPLIER) % SAMPLE_BUCKETS
+    return bucket < round(rate * SAMPLE_BUCKETS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,8 @@ def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
             conditions.append(column >= low)
         if high is not None:
             conditions.append(column <= high)
+    if f.sample_rate is not None and f.sample_rate < 1:
+        conditions.append(sampled(Trace.id, f.sample_rate))
     if f.model is not None:
         conditions.append(
             sa.exists().where(

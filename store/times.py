@@ -39,3 +39,12 @@ def time_ns(name: str, value: str | None, *, now_ns: int | None = None) -> int |
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def duration_ns(name: str, value: str) -> int:
+    """A length of time such as 90s, 2m, 24h, 7d, in nanoseconds."""
+    relative = _RELATIVE.match(value)
+    if relative is None:
+        raise BadParameter(name, f"{value!r} is not a duration: use e.g. 30s, 2m, 24h, 7d")
+    amount, unit = float(relative.group(1)), relative.group(2)
+    return int(amount * _UNIT_SECONDS[unit] * 1_000_000_000)

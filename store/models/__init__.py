@@ -1,12 +1,15 @@
 """The trace store's tables, one module per concept."""
 
+from store.models.alert import Alert, AlertRule
 from store.models.base import Base
 from store.models.budget import BUDGET_PERIODS, Budget, Runaway
 from store.models.dataset import Dataset, DatasetItem
 from store.models.evals import EvalRun, EvalSuite, Score
+from store.models.known_good import KnownGoodVersion
 from store.models.log_record import LogRecord
 from store.models.price import CustomPrice, PriceRecord
 from store.models.project import DEFAULT_PROJECT, Project
+from store.models.schedule import EvalJob
 from store.models.span import Span
 from store.models.span_cost import SpanCost
 from store.models.trace import Trace
@@ -14,13 +17,17 @@ from store.models.trace import Trace
 __all__ = [
     "BUDGET_PERIODS",
     "DEFAULT_PROJECT",
+    "Alert",
+    "AlertRule",
     "Base",
     "Budget",
     "CustomPrice",
     "Dataset",
     "DatasetItem",
+    "EvalJob",
     "EvalRun",
     "EvalSuite",
+    "KnownGoodVersion",
     "LogRecord",
     "PriceRecord",
     "Project",

@@ -24,7 +24,14 @@ class EvalSuite(IdMixin, Base):
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"))
     name: Mapped[str] = mapped_column(sa.String(200))
     definition: Mapped[str] = mapped_column(sa.Text)
-    schedule: Mapped[str | None] = mapped_column(sa.Text)
+    schedule: Mapped[str | None] = mapped_column(sa.Text)  # a cron expression, UTC
+    # A disabled suite keeps its schedule but is not run by it.
+    enabled: Mapped[bool] = mapped_column(server_default=sa.true())
+    # The next cron slot the scheduler will enqueue (None: no schedule, or disabled).
+    next_run_at: Mapped[datetime | None]
+    # Online suites score traces in windows of start time: those that started before
+    # this (ns) were selected by an earlier run.
+    scored_until_ns: Mapped[int | None]
     # The run later runs are compared with by default; none means "the previous run".
     baseline_run_id: Mapped[int | None]
     created_at: Mapped[datetime]
