@@ -85,12 +85,14 @@ def execute_run(
     chunk_traces: int = CHUNK_TRACES,
     processes: bool | None = None,
     selection: TraceFilter | None = None,
+    judge_budget_usd: float | None = None,
 ) -> RunResult:
     """Score the selection and finish the run; :class:`RunError` if it could not.
 
     ``processes`` forces reading and writing in processes (True) or in line (False);
     by default a run of ``PROCESS_CHUNKS`` chunks or more uses them. ``selection``
-    replaces the suite's own (an online suite's window).
+    replaces the suite's own (an online suite's window); ``judge_budget_usd`` caps
+    what its LLM judge spends.
     """
     began = time.perf_counter()
     try:
@@ -99,7 +101,7 @@ def execute_run(
             if selection is None:
                 selection = trace_filter(suite.select, now_ns=started.start_ns)
             ids = frames.selected_ids(connection, selection)
-        context = RunContext(engine, started.project_id, suite.select.project)
+        context = RunContext(engine, started.project_id, suite.select.project, judge_budget_usd)
         for evaluator in evaluators:
             evaluator.setup(context)
         tallies = {ev.name: EvaluatorTally(ev.metric) for ev in evaluators}

@@ -363,6 +363,14 @@ def load_suite(text: str, source: str = "<suite>") -> Suite:
     if parsed.online is not None and parsed.schedule is None:
         where = _where(root, ("online",), source)
         raise SuiteError(f"{where}: online: needs a schedule (its runs move the window on)")
+    if parsed.online is not None and parsed.online.max_judge_usd_per_day is not None:
+        judge = next((spec for spec in evaluators if spec.name == "llm_judge"), None)
+        if judge is None or getattr(judge.options, "usd_per_1k_input_tokens", None) is None:
+            where = _where(root, ("online", "max_judge_usd_per_day"), source)
+            raise SuiteError(
+                f"{where}: online.max_judge_usd_per_day: needs an llm_judge with "
+                "usd_per_1k_input_tokens and usd_per_1k_output_tokens (its cost is what is capped)"
+            )
     for name in parsed.thresholds:
         if name not in names:
             where = _where(root, ("thresholds", name), source)

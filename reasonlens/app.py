@@ -20,6 +20,8 @@ from collector.otlp_grpc import GrpcReceiver
 from collector.otlp_http import router as otlp_router
 from collector.runaway import RunawayDetector
 from collector.service import IngestService
+from evals.scheduler import Scheduler
+from evals.worker import JobWorker
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
@@ -73,6 +75,22 @@ def create_app(settings: Settings) -> FastAPI:
                 stack.callback(maintenance.stop)
             detector.start()
             stack.callback(detector.stop)
+            scheduler = Scheduler(
+                engine,
+                interval_s=settings.scheduler_interval_seconds,
+                max_attempts=settings.job_max_attempts,
+            )
+            scheduler.start()
+            stack.callback(scheduler.stop)
+            for _ in range(settings.eval_workers):
+                worker = JobWorker(
+                    engine,
+                    lease_s=settings.job_lease_seconds,
+                    poll_s=settings.worker_poll_seconds,
+                    max_attempts=settings.job_max_attempts,
+                )
+                worker.start()
+                stack.callback(worker.stop)
             # Started last, stopped first: stopping ingest commits whatever is queued
             # while the maintenance thread and the engines are still there.
             ingest.start()

@@ -72,6 +72,24 @@ def serve(
 
 
 @app.command()
+def worker(
+    db: DbOption = None,
+    poll: Annotated[
+        float | None, typer.Option(min=0.01, help="Seconds between looks for a due job.")
+    ] = None,
+) -> None:
+    """Run due eval jobs (scheduled suites, "run now") until stopped with Ctrl-C or TERM.
+
+    Start as many as the evals need; they share the database's job table with the
+    servers' own workers, and each job runs once.
+    """
+    from reasonlens.worker_command import run_worker
+
+    settings = _settings(database_url=db, worker_poll_seconds=poll)
+    raise typer.Exit(run_worker(settings))
+
+
+@app.command()
 def demo(
     traces: Annotated[int, typer.Option(min=1, help="Traces to generate.")] = DEFAULT_TRACES,
     seed: Annotated[

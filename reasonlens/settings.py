@@ -80,6 +80,27 @@ class Settings(BaseSettings):
     runaway_refresh_seconds: float = Field(
         300.0, gt=0, description="How often agents' runaway baselines are recomputed."
     )
+    scheduler_interval_seconds: float = Field(
+        15.0, gt=0, description="How often the scheduler looks for suites whose run is due."
+    )
+    eval_workers: int = Field(
+        1,
+        ge=0,
+        description="Threads of `reasonlens serve` that run due eval jobs (0: leave them to "
+        "`reasonlens worker` processes).",
+    )
+    job_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a worker holds a job without renewing it; a job whose worker "
+        "died is run again this long after its last renewal.",
+    )
+    job_max_attempts: int = Field(
+        3, ge=1, description="Attempts at a job whose workers keep dying, before it fails."
+    )
+    worker_poll_seconds: float = Field(
+        2.0, gt=0, description="How often an idle worker looks for a due job."
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Server log level."
     )

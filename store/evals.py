@@ -230,3 +230,45 @@ def run_scores(connection: Connection, run_id: int) -> list[Score]:
         .order_by(Score.evaluator, Score.trace_id, Score.span_id, Score.metric, Score.id)
     )
     return [Score(**row._mapping) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSuite:
+    name: str
+    definition: str
+    scored_until_ns: int | None
+
+
+def stored_suite(connection: Connection, suite_id: int) -> StoredSuite | None:
+    row = connection.execute(
+        sa.select(EvalSuite.name, EvalSuite.definition, EvalSuite.scored_until_ns).where(
+            EvalSuite.id == suite_id
+        )
+    ).first()
+    return None if row is None else StoredSuite(*row)
+
+
+def set_scored_until(connection: Connection, suite_id: int, until_ns: int) -> None:
+    """Move an online suite's window on; never back (a slower, older run finishing late)."""
+    connection.execute(
+        sa.update(EvalSuite)
+        .where(
+            EvalSuite.id == suite_id,
+            sa.or_(EvalSuite.scored_until_ns.is_(None), EvalSuite.scored_until_ns < until_ns),
+        )
+        .values(scored_until_ns=until_ns)
+    )
+
+
+def run_summaries_since(
+    connection: Connection, suite_id: int, since: datetime
+) -> list[dict[str, Any]]:
+    """The summaries of the suite's runs that started since ``since`` (finished ones)."""
+    rows = connection.execute(
+        sa.select(EvalRun.summary).where(
+            EvalRun.suite_id == suite_id,
+            EvalRun.started_at >= since,
+            EvalRun.summary.is_not(None),
+        )
+    )
+    return [summary for (summary,) in rows]

@@ -68,6 +68,31 @@ def advance_schedule(
     return result.rowcount == 1
 
 
+def set_enabled(connection: Connection, suite_id: int, enabled: bool) -> bool:
+    """Switch the suite's schedule on or off; False for no such suite. Either way the
+    placed next run is dropped: switched on, the schedule starts again from now (the
+    slots it missed while off are not run)."""
+    result = connection.execute(
+        sa.update(EvalSuite)
+        .where(EvalSuite.id == suite_id)
+        .values(enabled=enabled, next_run_at=None)
+    )
+    return result.rowcount == 1
+
+
+def open_jobs(connection: Connection, suite_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Queued and running jobs per suite."""
+    rows = connection.execute(
+        sa.select(EvalJob.suite_id, EvalJob.status, sa.func.count())
+        .where(EvalJob.suite_id.in_(suite_ids), EvalJob.status.in_(("queued", "running")))
+        .group_by(EvalJob.suite_id, EvalJob.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for suite_id, status, count in rows:
+        counts.setdefault(suite_id, {})[status] = int(count)
+    return counts
+
+
 def enqueue(
     connection: Connection,
     project_id: int,
@@ -93,6 +118,14 @@ def enqueue(
     )
     job_id = connection.execute(statement).scalar()
     return None if job_id is None else int(job_id)
+
+
+def job_at(connection: Connection, suite_id: int, due_at: datetime) -> int:
+    return int(
+        connection.execute(
+            sa.select(EvalJob.id).where(EvalJob.suite_id == suite_id, EvalJob.due_at == due_at)
+        ).scalar_one()
+    )
 
 
 def _claimable(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
@@ -191,6 +224,16 @@ def renew(connection: Connection, job_id: int, worker: str, lease_until: datetim
 def set_run(connection: Connection, job_id: int, worker: str, run_id: int) -> bool:
     result = connection.execute(
         sa.update(EvalJob).where(*_held(job_id, worker)).values(run_id=run_id)
+    )
+    return result.rowcount == 1
+
+
+def release(connection: Connection, job_id: int, worker: str) -> bool:
+    """Give the job back (the worker is stopping): queued for the next worker."""
+    result = connection.execute(
+        sa.update(EvalJob)
+        .where(*_held(job_id, worker))
+        .values(status="queued", worker=None, lease_until=None)
     )
     return result.rowcount == 1
 

@@ -313,3 +313,11 @@ def decode_cursor(cursor: str) -> tuple[float | int, int]:
     if not isinstance(row_id, int) or isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidCursor(f"invalid cursor {cursor[:40]!r}")
     return value, row_id
+
+
+def count_and_oldest(connection: sa.Connection, f: TraceFilter) -> tuple[int, int | None]:
+    """How many traces the filter selects, and the earliest start among them (ns)."""
+    count, oldest = connection.execute(
+        sa.select(sa.func.count(), sa.func.min(Trace.start_time_ns)).where(*filter_conditions(f))
+    ).one()
+    return int(count), oldest

@@ -22,6 +22,7 @@ from web.api_prices import router as prices_router
 from web.api_reprice import router as reprice_router
 from web.api_runaways import router as runaways_router
 from web.api_runaways import runaway_out
+from web.api_schedules import router as schedules_router
 from web.csv_export import router as csv_router
 from web.deps import DbSession
 from web.filters import TracePageParams, trace_page
@@ -41,6 +42,7 @@ for part in (
     reprice_router,
     budgets_router,
     runaways_router,
+    schedules_router,
 ):
     router.include_router(part)
 

@@ -114,7 +114,7 @@ def create_suite(
         raise HTTPException(400, str(error)) from None
     if not saved.created:
         response.status_code = 200
-    return _suite_out(_found_suite(session, saved.suite_id))
+    return suite_out(_found_suite(session, saved.suite_id))
 
 
 @router.get("/api/suites", response_model=SuiteList)
@@ -128,13 +128,13 @@ def list_suites(
         if found is None:
             raise HTTPException(404, f"no project named {project!r}")
     return SuiteList(
-        suites=[_suite_out(record) for record in eval_reads.list_suites(session, found)]
+        suites=[suite_out(record) for record in eval_reads.list_suites(session, found)]
     )
 
 
 @router.get("/api/suites/{suite_id}", response_model=SuiteOut)
 def get_suite(session: DbSession, suite_id: RowId) -> SuiteOut:
-    return _suite_out(_found_suite(session, suite_id))
+    return suite_out(_found_suite(session, suite_id))
 
 
 @router.get("/api/suites/{suite_id}/runs", response_model=RunList)
@@ -300,13 +300,15 @@ def _found_run(session: Session, run_id: int) -> RunRecord:
     return record
 
 
-def _suite_out(record: SuiteRecord) -> SuiteOut:
+def suite_out(record: SuiteRecord) -> SuiteOut:
     suite = record.suite
     return SuiteOut(
         id=suite.id,
         project=record.project,
         name=suite.name,
         schedule=suite.schedule,
+        enabled=suite.enabled,
+        next_run_at=suite.next_run_at if suite.enabled else None,
         definition=suite.definition,
         baseline_run_id=suite.baseline_run_id,
         created_at=suite.created_at,

@@ -41,7 +41,15 @@ class SuiteOut(BaseModel):
     id: int
     project: str
     name: str
-    schedule: str | None = Field(description="A cron expression, for the scheduler.")
+    schedule: str | None = Field(description="A cron expression, UTC, for the scheduler.")
+    enabled: bool = Field(
+        description="Whether the scheduler runs it (switched off: it keeps "
+        "its schedule and runs only when asked)."
+    )
+    next_run_at: datetime | None = Field(
+        description="The next slot the scheduler will queue; null before it has looked, or "
+        "with no schedule, or switched off."
+    )
     definition: str = Field(description="The suite's YAML as uploaded.")
     baseline_run_id: int | None = Field(
         description="The run later runs are compared with; null: the previous run."
@@ -203,3 +211,49 @@ class FeedbackIn(BaseModel):
         if self.value is None and self.label is None and self.passed is None:
             raise ValueError("feedback needs a value, a label or passed")
         return self
+
+
+class SuiteSwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(description="Switch the suite's schedule on or off.")
+
+
+class JobOut(BaseModel):
+    id: int
+    suite_id: int
+    reason: str = Field(description="schedule (a cron slot) or manual (run now).")
+    due_at: datetime = Field(description="The slot it runs for, or when it was asked for.")
+    status: str = Field(description="queued, running, done or failed.")
+    attempts: int
+    worker: str | None
+    run_id: int | None = Field(description="The run of the latest attempt.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut] = Field(description="Newest first.")
+
+
+class JobQueuedOut(BaseModel):
+    job_id: int
+    suite_id: int
+
+
+class ScheduleOut(BaseModel):
+    suite: SuiteOut
+    online: bool = Field(description="Scores only the traces that arrived since its last run.")
+    backlog_traces: int | None = Field(
+        description="Online suites: traces arrived (and sampled) that no run has covered yet."
+    )
+    backlog_oldest_age_s: float | None = Field(description="How long the oldest has waited.")
+    queued_jobs: int
+    running_jobs: int
+    problem: str | None = Field(description="Why the stored definition no longer reads.")
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleOut]

@@ -37,6 +37,8 @@ class RunContext:
     engine: sa.Engine
     project_id: int
     project: str
+    # What an LLM judge may spend in this run (an online suite's daily cap); None: no cap.
+    judge_budget_usd: float | None = None
 
 
 class Evaluator:

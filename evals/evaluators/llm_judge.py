@@ -73,12 +73,21 @@ class LlmJudge(Evaluator):
         super().__init__(options)
         self._headers: dict[str, str] = {}
         self._failures_in_a_row = 0
-        self._totals = {"calls": 0, "judged": 0, "unparsed": 0, "errors": 0, "no_output": 0}
+        self._totals = {
+            "calls": 0,
+            "judged": 0,
+            "unparsed": 0,
+            "errors": 0,
+            "no_output": 0,
+            "over_budget": 0,
+        }
         self._input_tokens = 0
         self._output_tokens = 0
         self._cost_usd = 0.0
+        self._budget_usd: float | None = None
 
     def setup(self, context: RunContext) -> None:
+        self._budget_usd = context.judge_budget_usd
         variable = self.options.api_key_env
         if variable is not None:
             key = os.environ.get(variable)
@@ -164,6 +173,15 @@ class LlmJudge(Evaluator):
             return {**row, "label": "no_output", "explanation": "the trace has no output"}
         prompt = render(self.options.rubric, question, answer, tool_results)
         async with slots:
+            # Checked once a call may start: calls already in flight may pass the cap by
+            # at most ``concurrency`` calls' cost.
+            if self._budget_usd is not None and self._cost_usd >= self._budget_usd:
+                self._totals["over_budget"] += 1
+                return {
+                    **row,
+                    "label": "over_budget",
+                    "explanation": "not judged: the suite's judge budget for the day is spent",
+                }
             began = time.perf_counter()
             try:
                 call = await self._call(client, prompt)
