@@ -18,6 +18,7 @@ from web.api_budgets import router as budgets_router
 from web.api_datasets import router as datasets_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
+from web.api_known_good import router as known_good_router
 from web.api_prices import router as prices_router
 from web.api_reprice import router as reprice_router
 from web.api_runaways import router as runaways_router
@@ -43,6 +44,7 @@ for part in (
     budgets_router,
     runaways_router,
     schedules_router,
+    known_good_router,
 ):
     router.include_router(part)
 

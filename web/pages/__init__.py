@@ -9,6 +9,7 @@ evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
 budgets    /settings/budgets    a project's cost budgets and where each stands
+schedules  /evals/schedules     scheduled suites: next and last runs, switches, run now
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from web.pages import (
     eval_compare,
     evals,
     overview,
+    schedules,
     sessions,
     settings,
     trace,
@@ -28,5 +30,16 @@ from web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for page in (overview, traces, trace, sessions, compare, evals, eval_compare, settings, budgets):
+for page in (
+    overview,
+    traces,
+    trace,
+    sessions,
+    compare,
+    schedules,  # before evals: /evals/schedules is not a suite
+    evals,
+    eval_compare,
+    settings,
+    budgets,
+):
     router.include_router(page.router)

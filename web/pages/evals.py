@@ -32,7 +32,8 @@ from evals.background import Busy, Progress
 from evals.suite import SuiteError
 from store import eval_reads
 from store.eval_reads import RunRecord, ScoreRow, SuiteRecord
-from store.models import DEFAULT_PROJECT, EvalRun
+from store.jobs import jobs_of_suite
+from store.models import DEFAULT_PROJECT, EvalJob, EvalRun
 from store.projects import project_id
 from store.queries import InvalidCursor
 from web import evals_view
@@ -49,6 +50,7 @@ from web.templating import query_string, render
 router = APIRouter()
 
 PAGE_RUNS = 50
+PAGE_JOBS = 20
 PAGE_SCORES = 50
 RECENT_RUNS = 20
 KEPT_CHARTS = 64  # finished runs whose histograms are kept in memory
@@ -102,6 +104,7 @@ class SuiteView:
     evaluators: list[str]  # the pass-rate columns, the newest run's order first
     next_link: str | None
     first_link: str | None
+    jobs: list[EvalJob] = field(default_factory=list)  # its newest jobs (schedule, run now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ def suite_page(
         list(columns),
         next_link=here + query_string({"cursor": page.next_cursor}) if page.next_cursor else None,
         first_link=here if cursor else None,
+        jobs=jobs_of_suite(session.connection(), suite_id, limit=PAGE_JOBS),
     )
     context = {"project": PageProject(record.project, []), "view": view}
     return _render(request, "evals_suite.html", context)

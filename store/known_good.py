@@ -1,0 +1,91 @@
+"""Known-good agent versions (``store/models/known_good.py``): mark, unmark, read, and
+which version of an agent is running now, to hold against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from store import dialect
+from store.models import KnownGoodVersion, Trace
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    agent: str
+    version: str
+    note: str | None
+    marked_at: datetime
+
+
+def mark(
+    connection: Connection,
+    project_id: int,
+    agent: str,
+    version: str,
+    note: str | None,
+    now: datetime,
+) -> None:
+    """Vouch for ``version`` of the agent, replacing the version marked before."""
+    values = {"version": version, "note": note, "marked_at": now}
+    statement = dialect.insert(connection, KnownGoodVersion.__table__).values(
+        project_id=project_id, agent_name=agent, **values
+    )
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=["project_id", "agent_name"], set_=values)
+    )
+
+
+def unmark(connection: Connection, project_id: int, agent: str) -> bool:
+    result = connection.execute(
+        sa.delete(KnownGoodVersion).where(
+            KnownGoodVersion.project_id == project_id, KnownGoodVersion.agent_name == agent
+        )
+    )
+    return result.rowcount == 1
+
+
+def marks(connection: Connection, project_id: int) -> dict[str, Mark]:
+    """The project's marks by agent."""
+    rows = connection.execute(
+        sa.select(
+            KnownGoodVersion.agent_name,
+            KnownGoodVersion.version,
+            KnownGoodVersion.note,
+            KnownGoodVersion.marked_at,
+        )
+        .where(KnownGoodVersion.project_id == project_id)
+        .order_by(KnownGoodVersion.agent_name)
+    )
+    return {row[0]: Mark(*row) for row in rows}
+
+
+def known_good_version(connection: Connection, project_id: int, agent: str) -> str | None:
+    return connection.scalar(
+        sa.select(KnownGoodVersion.version).where(
+            KnownGoodVersion.project_id == project_id, KnownGoodVersion.agent_name == agent
+        )
+    )
+
+
+def latest_version(
+    connection: Connection, project_id: int, agent: str, versions: list[str]
+) -> str | None:
+    """Of ``versions`` (the agent's), the one whose newest trace is newest: what runs now.
+    One index seek per version (``ix_traces_analytics`` leads with project, agent,
+    version, start)."""
+    newest: tuple[int, str] | None = None
+    for version in versions:
+        latest = connection.scalar(
+            sa.select(sa.func.max(Trace.start_time_ns)).where(
+                Trace.project_id == project_id,
+                Trace.agent_name == agent,
+                Trace.agent_version == version,
+            )
+        )
+        if latest is not None and (newest is None or latest > newest[0]):
+            newest = (latest, version)
+    return None if newest is None else newest[1]
