@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from store import dialect
 from store.models import KnownGoodVersion, Trace
+
+# A version with traces this close to the agent's newest one is still running.
+RUNNING_NS = 24 * 3600 * 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +75,20 @@ def known_good_version(connection: Connection, project_id: int, agent: str) -> s
     )
 
 
-def latest_version(
+def version_key(version: str | None) -> tuple[Any, ...]:
+    """1.10 after 1.9: numbers compare as numbers."""
+    parts = (version or "").replace("-", ".").split(".")
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
+
+
+def current_version(
     connection: Connection, project_id: int, agent: str, versions: list[str]
 ) -> str | None:
-    """Of ``versions`` (the agent's), the one whose newest trace is newest: what runs now.
-    One index seek per version (``ix_traces_analytics`` leads with project, agent,
-    version, start)."""
-    newest: tuple[int, str] | None = None
+    """Of ``versions`` (the agent's), the one that runs now: the highest of those with
+    traces in the last day of the agent's traffic (a canary and the version it replaces
+    run side by side; a rolled-back version stops having traces). One index seek per
+    version: ``ix_traces_analytics`` leads with project, agent, version, start."""
+    newest: dict[str, int] = {}
     for version in versions:
         latest = connection.scalar(
             sa.select(sa.func.max(Trace.start_time_ns)).where(
@@ -86,6 +97,9 @@ def latest_version(
                 Trace.agent_version == version,
             )
         )
-        if latest is not None and (newest is None or latest > newest[0]):
-            newest = (latest, version)
-    return None if newest is None else newest[1]
+        if latest is not None:
+            newest[version] = latest
+    if not newest:
+        return None
+    since = max(newest.values()) - RUNNING_NS
+    return max((v for v, latest in newest.items() if latest >= since), key=version_key)

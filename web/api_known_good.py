@@ -3,7 +3,7 @@
 PUT    /api/known-good                  {"project", "agent", "version", "note"}: mark
                                         it (replacing the agent's earlier mark)
 GET    /api/known-good?project=         the project's marks, each with the version of
-                                        the agent that runs now (its newest trace's)
+                                        the agent that runs now
 DELETE /api/known-good?project=&agent=  204; 404 when the agent has no mark
 
 A version is marked only if the project has traces of it: a typo is a 422, not a mark
@@ -54,7 +54,8 @@ class KnownGoodOut(BaseModel):
     note: str | None
     marked_at: datetime
     current_version: str | None = Field(
-        description="The version of the agent's newest trace: what runs now."
+        description="What runs now: the highest of the versions with traces in the last "
+        "day of the agent's traffic."
     )
 
 
@@ -128,7 +129,7 @@ def _marks(session: DbSession, project: str) -> list[KnownGoodOut]:
             version=mark.version,
             note=mark.note,
             marked_at=mark.marked_at,
-            current_version=known_good.latest_version(
+            current_version=known_good.current_version(
                 connection, pid, mark.agent, versions.get(mark.agent, [])
             ),
         )

@@ -9,6 +9,7 @@ evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
 budgets    /settings/budgets    a project's cost budgets and where each stands
+known_good /known-good          POST: the overview's "mark known good" button
 schedules  /evals/schedules     scheduled suites: next and last runs, switches, run now
 """
 
@@ -21,6 +22,7 @@ from web.pages import (
     compare,
     eval_compare,
     evals,
+    known_good,
     overview,
     schedules,
     sessions,
@@ -41,5 +43,6 @@ for page in (
     eval_compare,
     settings,
     budgets,
+    known_good,
 ):
     router.include_router(page.router)

@@ -28,15 +28,17 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from store import known_good
 from store.analytics.compare import cohorts
 from store.analytics.overview import latest_start_ns
+from store.known_good import version_key
 from store.projects import project_id
 from store.queries import TraceFilter, filter_choices
 from web.compare_view import Comparison, comparison
 from web.deps import DbSession
 from web.filters import TraceFilterParams, trace_selection
 from web.pages.context import PageProject, page_project
-from web.pages.overview import HOUR_NS, iso_time, version_key
+from web.pages.overview import HOUR_NS, iso_time
 from web.params import BadParameter
 from web.templating import query_string, render
 
@@ -93,9 +95,13 @@ def compare_page(request: Request, session: DbSession) -> Response:
     pid = project_id(session.connection(), chosen.name) if chosen.name else None
     if pid is not None:
         choices = filter_choices(session, pid)  # one index seek per distinct value
+        against = _against_known_good(session, chosen, pid, choices.versions)
+        if not form and against:
+            # The default comparison: what runs now against what the team vouched for.
+            return RedirectResponse(against[0][1], status_code=303)
         view = CompareView(
             form,
-            suggestions=_suggestions(session, chosen, pid, choices.versions),
+            suggestions=against + _suggestions(session, chosen, pid, choices.versions),
             agents=choices.agents,
             versions=sorted({version for _, version in choices.versions}, key=version_key),
         )
@@ -187,6 +193,27 @@ def _selection(session: Session, side: CohortQuery) -> TraceFilter:
     if project_id(session.connection(), project) is None:
         raise HTTPException(400, f"{side.side}.project: no project named {project!r}")
     return trace_selection(TraceFilterParams.model_validate(side.params)).filter
+
+
+def _against_known_good(
+    session: Session, project: PageProject, pid: int, versions: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Each marked agent's known-good version against the version it runs now, where the
+    two differ (``store/known_good.py``)."""
+    marks = known_good.marks(session.connection(), pid)
+    by_agent: dict[str, list[str]] = {}
+    for agent, version in versions:
+        by_agent.setdefault(agent, []).append(version)
+    links = []
+    for agent, mark in marks.items():
+        now = known_good.current_version(session.connection(), pid, agent, by_agent.get(agent, []))
+        if now is None or now == mark.version:
+            continue
+        link = {"project": project.name, "a.agent": agent, "a.agent_version": mark.version,
+                "b.agent": agent, "b.agent_version": now}  # fmt: skip
+        label = f"{agent} {now} (running now) vs {mark.version} (known good)"
+        links.append((label, "/compare" + query_string(link)))
+    return links
 
 
 def _suggestions(

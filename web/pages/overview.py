@@ -21,13 +21,17 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
+from store import known_good
 from store.analytics.budgets import BudgetStatus, budget_status
 from store.analytics.figures import Stats, Window, window_between, window_ending_at
 from store.analytics.overview import Group, Overview, latest_start_ns, overview
+from store.known_good import Mark, version_key
 from store.models import Runaway, Trace
 from store.projects import project_id
+from store.queries import filter_choices
 from store.runaways import runaways
 from web import charts
 from web.deps import DbSession
@@ -60,6 +64,37 @@ class OverviewView:
     charts: dict[str, Markup]
     budgets: list[BudgetStatus] = field(default_factory=list)  # as of now, not the window
     runaways: list[tuple[Runaway, Trace]] = field(default_factory=list)  # the last 7 days
+    known_good: dict[str, Mark] = field(default_factory=dict)  # by agent
+    current: dict[str, str | None] = field(default_factory=dict)  # each marked agent's now
+
+    def group_of(self, agent: str, version: str | None) -> Group | None:
+        """The agent version's row in this window, if it ran in it."""
+        if self.data is None or version is None:
+            return None
+        return next(
+            (g for g in self.data.groups if g.agent == agent and g.version == version), None
+        )
+
+    def is_known_good(self, group: Group) -> bool:
+        mark = self.known_good.get(group.agent or "")
+        return mark is not None and mark.version == group.version
+
+    def known_good_link(self, group: Group) -> str | None:
+        """``/compare`` of the agent's known-good version (all its traces) with this
+        version in the window; None without a mark, or for the marked version itself."""
+        mark = self.known_good.get(group.agent or "")
+        if mark is None or mark.version == group.version or group.version is None:
+            return None
+        params = {
+            "project": self.traces_query.get("project"),
+            "a.agent": mark.agent,
+            "a.agent_version": mark.version,
+            "b.agent": group.agent,
+            "b.agent_version": group.version,
+            "b.since": self.traces_query.get("since"),
+            "b.until": self.traces_query.get("until"),
+        }
+        return "/compare" + query_string(params)
 
     @property
     def bucket_label(self) -> str:
@@ -132,16 +167,33 @@ def overview_page(
             )
         if pid is not None:
             now = datetime.now(UTC)
+            marks = known_good.marks(session.connection(), pid)
             view = replace(
                 view,
                 budgets=budget_status(session, pid, now),
                 runaways=runaways(session, pid, since=now - RUNAWAYS_SHOWN, limit=10),
+                known_good=marks,
+                current=_current_versions(session, pid, list(marks)),
             )
     return render(
         request,
         "overview.html",
         {"project": chosen, "view": view, "windows": list(WINDOWS), "default": DEFAULT_WINDOW},
     )
+
+
+def _current_versions(session: Session, pid: int, agents: list[str]) -> dict[str, str | None]:
+    """What each of these agents runs now: the version of its newest trace."""
+    if not agents:
+        return {}
+    versions: dict[str, list[str]] = {}
+    for agent, version in filter_choices(session, pid).versions:
+        versions.setdefault(agent, []).append(version)
+    connection = session.connection()
+    return {
+        agent: known_good.current_version(connection, pid, agent, versions.get(agent, []))
+        for agent in agents
+    }
 
 
 def _resolve_window(
@@ -184,12 +236,6 @@ def iso_time(ns: int) -> str:
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     micros = ns // 1000 % 1_000_000
     return text + (f".{micros:06d}" if micros else "") + "Z"
-
-
-def version_key(version: str | None) -> tuple[Any, ...]:
-    """1.10 after 1.9: numbers compare as numbers."""
-    parts = (version or "").replace("-", ".").split(".")
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
 
 
 # Charts -------------------------------------------------------------------------------
