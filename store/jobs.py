@@ -80,11 +80,15 @@ def set_enabled(connection: Connection, suite_id: int, enabled: bool) -> bool:
     return result.rowcount == 1
 
 
-def open_jobs(connection: Connection, suite_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Queued and running jobs per suite."""
+def job_counts(
+    connection: Connection, suite_ids: list[int], failed_since: datetime
+) -> dict[int, dict[str, int]]:
+    """Per suite: jobs queued and running now, and jobs failed since ``failed_since``."""
+    open_now = EvalJob.status.in_(("queued", "running"))
+    failed = sa.and_(EvalJob.status == "failed", EvalJob.finished_at >= failed_since)
     rows = connection.execute(
         sa.select(EvalJob.suite_id, EvalJob.status, sa.func.count())
-        .where(EvalJob.suite_id.in_(suite_ids), EvalJob.status.in_(("queued", "running")))
+        .where(EvalJob.suite_id.in_(suite_ids), sa.or_(open_now, failed))
         .group_by(EvalJob.suite_id, EvalJob.status)
     )
     counts: dict[int, dict[str, int]] = {}

@@ -272,6 +272,29 @@ def test_two_workers_racing_for_a_burst_of_jobs_run_each_once(
     assert runs == 16
 
 
+def test_a_failing_job_is_failed_once_and_counted(server: Server, workers: list[Worker]) -> None:
+    from tests.server import free_port  # a port nothing listens on
+
+    suite_id = post_suite(
+        server,
+        f"name: judge away\nselect: {{project: {PROJECT}}}\nschedule: '0 3 * * *'\n"
+        "evaluators:\n"
+        f"  - llm_judge: {{endpoint: 'http://127.0.0.1:{free_port()}/v1', model: m, rubric: r,"
+        " retries: 0, timeout_s: 2}\n",
+    )
+    httpx.post(f"{server.url}/api/suites/{suite_id}/jobs")
+    (job,) = wait_for(
+        lambda: [j for j in suite_jobs(server, suite_id) if j["status"] == "failed"],
+        what="the job failed",
+    )
+    assert job["attempts"] == 1 and "judge" in job["error"]
+    run = httpx.get(f"{server.url}/api/eval-runs/{job['run_id']}").json()
+    assert run["status"] == "error"
+    schedules = httpx.get(f"{server.url}/api/schedules", params={"project": PROJECT}).json()
+    (line,) = [s for s in schedules["schedules"] if s["suite"]["id"] == suite_id]
+    assert line["failed_jobs_24h"] == 1 and line["queued_jobs"] == line["running_jobs"] == 0
+
+
 def test_a_killed_worker_s_job_is_run_again_by_the_other(
     server: Server, workers: list[Worker]
 ) -> None:

@@ -60,6 +60,7 @@ def list_schedules(
                 backlog_oldest_age_s=line.backlog_age_s,
                 queued_jobs=line.queued,
                 running_jobs=line.running,
+                failed_jobs_24h=line.failed_recently,
                 problem=line.problem,
             )
             for line in lines

@@ -252,6 +252,7 @@ class ScheduleOut(BaseModel):
     backlog_oldest_age_s: float | None = Field(description="How long the oldest has waited.")
     queued_jobs: int
     running_jobs: int
+    failed_jobs_24h: int = Field(description="Jobs that failed in the last day.")
     problem: str | None = Field(description="Why the stored definition no longer reads.")
 
 

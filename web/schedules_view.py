@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from evals import online
 from evals.suite import SuiteError, load_suite
 from store import eval_reads, jobs
 from store.eval_reads import SuiteRecord
+
+FAILED_SHOWN = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class ScheduleLine:
     backlog_age_s: float | None
     queued: int
     running: int
+    failed_recently: int  # jobs failed in the last day
     problem: str | None  # the stored definition no longer reads
 
     @property
@@ -43,7 +46,11 @@ def schedule_lines(
         for record in eval_reads.list_suites(session, project_id)
         if record.suite.schedule is not None
     ]
-    counts = jobs.open_jobs(session.connection(), [record.suite.id for record in records])
+    counts = jobs.job_counts(
+        session.connection(),
+        [record.suite.id for record in records],
+        failed_since=datetime.now(UTC) - FAILED_SHOWN,
+    )
     now_ns = time.time_ns()
     lines = []
     for record in records:
@@ -65,6 +72,7 @@ def schedule_lines(
                 backlog_age_s=age,
                 queued=open_counts.get("queued", 0),
                 running=open_counts.get("running", 0),
+                failed_recently=open_counts.get("failed", 0),
                 problem=problem,
             )
         )
