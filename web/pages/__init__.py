@@ -9,6 +9,7 @@ evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
 budgets    /settings/budgets    a project's cost budgets and where each stands
+alerts     /alerts              a project's alerts (open, acknowledged) and alert rules
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from web.pages import (
+    alerts,
     budgets,
     compare,
     eval_compare,
@@ -28,5 +30,16 @@ from web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for page in (overview, traces, trace, sessions, compare, evals, eval_compare, settings, budgets):
+for page in (
+    overview,
+    traces,
+    trace,
+    sessions,
+    compare,
+    evals,
+    eval_compare,
+    settings,
+    budgets,
+    alerts,
+):
     router.include_router(page.router)
