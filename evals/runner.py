@@ -4,7 +4,8 @@ A run is started (its row written, status ``running``) apart from being executed
 the API can answer with the run's id at once and execute it in the background. Scores
 are written after each chunk in their own transaction: a run that dies keeps what it
 scored and is marked ``error`` with the reason. The verdict (``passed`` when every
-threshold held, else ``failed``) is decided once, from the whole run's tallies.
+threshold held, else ``failed``) is decided once, from the whole run's tallies; the
+finished run is then checked against its suite's alert rules (``evals/alerts/runs.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from evals import frames
+from evals.alerts.runs import alert_on_run_safely
 from evals.evaluators import evaluator_class
 from evals.evaluators.base import SCORE_COLUMNS, Evaluator, RunContext
 from evals.pipeline import AsyncLane, can_use_processes, open_stages
@@ -154,6 +156,7 @@ def execute_run(
         raise RunError(started.run_id, message) from error
     with engine.begin() as connection:
         store_evals.finish_run(connection, started.run_id, status, len(ids), summary)
+    alert_on_run_safely(engine, started.run_id)
     return RunResult(started.run_id, status, summary)
 
 

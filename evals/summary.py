@@ -59,6 +59,8 @@ class SelectionTally:
 
     traces: int = 0
     successful: int = 0
+    errors: int = 0  # status error, as the overview's error rate counts
+    escalated: int = 0  # handed to a person (store.rollup's escalation rollup)
     passing: int = 0  # traces that no evaluator of the run failed
     priced: int = 0
     cost_usd: float = 0.0
@@ -69,6 +71,8 @@ class SelectionTally:
         """``failed``: the trace ids some evaluator of the run gave a failing verdict."""
         self.traces += len(traces)
         self.successful += int(succeeded(traces).sum())
+        self.errors += int((traces["status"] == "error").sum())
+        self.escalated += int(traces["escalated"].astype(bool).sum())
         self.passing += int((~traces["trace_id"].isin(list(failed))).sum())
         cost = known_cost(traces)
         self.priced += int(cost.notna().sum())
@@ -81,6 +85,8 @@ class SelectionTally:
         return {
             "traces": self.traces,
             "successful": self.successful,
+            "errors": self.errors,
+            "escalated": self.escalated,
             "priced_traces": self.priced,
             "unpriced_traces": unpriced,
             # Unknown is not $0: no figure while any trace of the selection is unpriced.

@@ -1,7 +1,8 @@
 """The application factory: one FastAPI app serving OTLP, the API and (later) the dashboard.
 
-Its lifespan owns every long-lived worker (engines, SQLite maintenance, the ingest
-service and the OTLP/gRPC receiver) on one exit stack, stopped in reverse order.
+Its lifespan owns every long-lived worker (engines, SQLite maintenance, the runaway
+detector, the alert checker and webhook sender, the ingest service and the OTLP/gRPC
+receiver) on one exit stack, stopped in reverse order.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collector.runaway import RunawayDetector
 from collector.service import IngestService
 from evals.scheduler import Scheduler
 from evals.worker import JobWorker
+from evals.alerts.delivery import AlertDelivery
+from evals.alerts.project import ProjectRuleChecker
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
@@ -91,6 +94,19 @@ def create_app(settings: Settings) -> FastAPI:
                 )
                 worker.start()
                 stack.callback(worker.stop)
+            checker = ProjectRuleChecker(engine, settings.alert_check_seconds)
+            checker.start()
+            stack.callback(checker.stop)
+            delivery = AlertDelivery(
+                engine,
+                public_url=settings.dashboard_url,
+                max_attempts=settings.alert_max_attempts,
+                retry_seconds=settings.alert_retry_seconds,
+                timeout_seconds=settings.alert_webhook_timeout_seconds,
+                poll_seconds=settings.alert_poll_seconds,
+            )
+            delivery.start()
+            stack.callback(delivery.stop)
             # Started last, stopped first: stopping ingest commits whatever is queued
             # while the maintenance thread and the engines are still there.
             ingest.start()

@@ -101,6 +101,47 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         2.0, gt=0, description="How often an idle worker looks for a due job."
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=2000,
+        description="The dashboard's address as alert webhooks should link to it, e.g. "
+        "https://reasonlens.example.com (default: http://HOST:PORT).",
+    )
+    alert_check_seconds: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often the project alert rules (budgets, runaways) are checked.",
+    )
+    alert_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often the webhook sender looks for new alerts to send.",
+    )
+    alert_retry_seconds: float = Field(
+        30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Wait before a failed webhook delivery's first retry; doubled at each "
+        "further retry, at most an hour.",
+    )
+    alert_max_attempts: int = Field(
+        6, ge=1, le=100, description="Webhook attempts per alert before it is marked failed."
+    )
+    alert_webhook_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        allow_inf_nan=False,
+        le=300,
+        description="Timeout of each webhook request (connect, send, answer).",
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Server log level."
     )
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where alert links point: ``public_url``, else this server's own address."""
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -12,8 +12,9 @@ from tests.databases import BACKEND, fresh_database
 from tests.demo_runs import Logged, run_logged
 from tests.server import Server
 
-# Real-browser fixtures (headless Chromium): ``browser`` and ``watched``.
-pytest_plugins = ["tests.browser", "tests.trace_pages"]
+# Real-browser fixtures (headless Chromium): ``browser`` and ``watched``; the alert
+# tests' server and webhook receiver.
+pytest_plugins = ["tests.browser", "tests.trace_pages", "tests.alerting"]
 
 
 def pytest_report_header() -> str:

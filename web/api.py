@@ -14,6 +14,7 @@ from store.prices_read import prices_by_key
 from store.queries import InvalidCursor, get_trace
 from store.runaways import runaway_of
 from store.score_read import trace_scores
+from web.api_alerts import router as alerts_router
 from web.api_budgets import router as budgets_router
 from web.api_datasets import router as datasets_router
 from web.api_eval_compare import router as eval_compare_router
@@ -45,6 +46,7 @@ for part in (
     runaways_router,
     schedules_router,
     known_good_router,
+    alerts_router,
 ):
     router.include_router(part)
 

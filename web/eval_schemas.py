@@ -106,6 +106,8 @@ class SelectionOut(BaseModel):
         description="Traces whose task succeeded: the agent said success "
         "(reasonlens.outcome), or said nothing and the status is ok."
     )
+    errors: int | None = Field(None, description="Traces with status error (null: older runs).")
+    escalated: int | None = Field(None, description="Traces handed to a person (null: older runs).")
     priced_traces: int
     unpriced_traces: int = Field(description="Traces with model calls and no known cost.")
     cost_usd: float | None = Field(description="Null while any trace is unpriced.")

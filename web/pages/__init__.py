@@ -11,6 +11,7 @@ settings   /settings/prices     a project's custom prices; re-pricing stored cos
 budgets    /settings/budgets    a project's cost budgets and where each stands
 known_good /known-good          POST: the overview's "mark known good" button
 schedules  /evals/schedules     scheduled suites: next and last runs, switches, run now
+alerts     /alerts              a project's alerts (open, acknowledged) and alert rules
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from web.pages import (
+    alerts,
     budgets,
     compare,
     eval_compare,
@@ -44,5 +46,6 @@ for page in (
     settings,
     budgets,
     known_good,
+    alerts,
 ):
     router.include_router(page.router)

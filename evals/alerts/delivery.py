@@ -1,0 +1,178 @@
+"""Telling each alert's webhook: a JSON POST, retried with exponential backoff.
+
+The outbox is the alert row itself (``store/alert_outbox.py``): a sender claims a due
+alert, posts it outside any transaction, then records the outcome. A 2xx answer is
+delivered; anything else (another status, a refused connection, a timeout) waits
+``retry_seconds * 2 ** (attempt - 1)`` (at most an hour) and is tried again, until
+``max_attempts`` have failed: then the alert is ``failed`` with the last error. Since
+the next attempt's time is stored, a restarted server resumes the retries where they
+were, and any number of processes may run a sender.
+
+Delivery is at least once: a sender that dies between the POST and recording it sends
+again after its lease. Each POST carries ``Idempotency-Key: reasonlens-alert-<id>`` so
+a receiver can tell. The receiver's answer is never kept whole: at most
+``MAX_BODY_BYTES`` of it are read, for the error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+
+from store import alert_outbox
+from store.alerts import AlertRecord, alert
+
+log = logging.getLogger(__name__)
+
+MAX_DELAY_S = 3600.0
+MAX_BODY_BYTES = 200  # of a refusing receiver's answer, kept in last_error
+MIN_WAIT_S = 0.05
+
+
+def retry_delay(attempt: int, retry_seconds: float) -> timedelta:
+    """How long after failed attempt ``attempt`` (1 for the first) the next one comes."""
+    return timedelta(seconds=min(retry_seconds * 2 ** (attempt - 1), MAX_DELAY_S))
+
+
+def payload(record: AlertRecord, public_url: str) -> dict[str, Any]:
+    """What the webhook receives: the alert, its rule and run, and a link to the page."""
+    found = record.alert
+    rule = None
+    if found.rule_id is not None and record.rule_name is not None:
+        rule = {
+            "id": found.rule_id,
+            "name": record.rule_name,
+            "kind": record.rule_kind,
+            "limit": record.rule_limit,
+        }
+    run = None
+    if found.run_id is not None:
+        run = {"id": found.run_id, "suite": record.suite, "status": record.run_status}
+    return {
+        "id": found.id,
+        "project": record.project,
+        "kind": found.kind,
+        "title": found.title,
+        "state": found.state,
+        "created_at": found.created_at.isoformat().replace("+00:00", "Z"),
+        "rule": rule,
+        "run": run,
+        "trace_id": found.trace_id,
+        "figures": found.figures,
+        "link": public_url.rstrip("/") + found.link,
+    }
+
+
+class AlertDelivery:
+    """Sends due alerts to their webhooks from a daemon thread (``start``/``stop``), or
+    once from the caller (:meth:`deliver_due`), as a server or a worker process does."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        public_url: str,
+        max_attempts: int = 6,
+        retry_seconds: float = 30.0,
+        timeout_seconds: float = 10.0,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self._engine = engine
+        self._public_url = public_url
+        self._max_attempts = max_attempts
+        self._retry_seconds = retry_seconds
+        self._timeout = timeout_seconds
+        self._poll = poll_seconds
+        # Past the POST's own bounds (connect, write and a short read), so a live
+        # sender keeps its claim; a dead one's alert is taken again after this.
+        self._lease = timedelta(seconds=4 * timeout_seconds + 30)
+        self._client = httpx.Client(timeout=timeout_seconds, follow_redirects=False)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="alert-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=4 * self._timeout + 5)
+            self._thread = None
+        self._client.close()
+
+    def deliver_due(self) -> int:
+        """Send every alert due now, one after another; how many were attempted."""
+        attempted = 0
+        while not self._stopping.is_set():
+            with self._engine.begin() as connection:
+                claimed = alert_outbox.claim_due(connection, _now(), self._lease)
+                record = alert(connection, claimed.alert_id) if claimed else None
+            if claimed is None or record is None:
+                return attempted
+            attempted += 1
+            error = self._post(claimed, payload(record, self._public_url))
+            with self._engine.begin() as connection:
+                if error is None:
+                    alert_outbox.record_sent(connection, claimed, _now())
+                    continue
+                retry_at = None
+                if claimed.attempt < self._max_attempts:
+                    retry_at = _now() + retry_delay(claimed.attempt, self._retry_seconds)
+                alert_outbox.record_failure(connection, claimed, error, retry_at)
+            log.warning(
+                "alert %s: webhook attempt %s failed: %s%s", claimed.alert_id, claimed.attempt,
+                error, "" if retry_at else " (giving up)",
+            )  # fmt: skip
+        return attempted
+
+    def _post(self, claimed: alert_outbox.Claimed, body: dict[str, Any]) -> str | None:
+        """None when the webhook took it; else why not, short."""
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "reasonlens-alerts",
+            "idempotency-key": f"reasonlens-alert-{claimed.alert_id}",
+        }
+        try:
+            with self._client.stream(
+                "POST", claimed.webhook_url, content=orjson.dumps(body), headers=headers
+            ) as response:
+                if response.is_success:
+                    return None
+                return f"HTTP {response.status_code}: {_start_of(response)}".rstrip(": ")
+        except httpx.HTTPError as error:
+            return f"{type(error).__name__}: {error}"
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.deliver_due()
+                with self._engine.connect() as connection:
+                    due = alert_outbox.next_due(connection)
+            except Exception:
+                log.exception("delivering alerts failed")
+                due = None
+            wait = self._poll
+            if due is not None:
+                wait = min(wait, max((due - _now()).total_seconds(), MIN_WAIT_S))
+            self._stopping.wait(wait)
+
+
+def _start_of(response: httpx.Response) -> str:
+    """The first bytes of the answer, as text: enough to say why, never the whole."""
+    taken = b""
+    for chunk in response.iter_bytes():
+        taken += chunk
+        if len(taken) >= MAX_BODY_BYTES:
+            break
+    return taken[:MAX_BODY_BYTES].decode("utf-8", "replace").strip()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
