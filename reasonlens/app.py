@@ -21,10 +21,10 @@ from collector.otlp_grpc import GrpcReceiver
 from collector.otlp_http import router as otlp_router
 from collector.runaway import RunawayDetector
 from collector.service import IngestService
-from evals.scheduler import Scheduler
-from evals.worker import JobWorker
 from evals.alerts.delivery import AlertDelivery
 from evals.alerts.project import ProjectRuleChecker
+from evals.scheduler import Scheduler
+from evals.worker import JobWorker
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
