@@ -92,11 +92,12 @@ def execute_run(
     began = time.perf_counter()
     try:
         evaluators = [evaluator_class(spec.name)(spec.options) for spec in suite.evaluators]
+        selected = trace_filter(suite.select, now_ns=started.start_ns)
         with engine.connect() as connection:
-            ids = frames.selected_ids(
-                connection, trace_filter(suite.select, now_ns=started.start_ns)
-            )
-        context = RunContext(engine, started.project_id, suite.select.project)
+            ids = frames.selected_ids(connection, selected)
+        context = RunContext(
+            engine, started.project_id, suite.select.project, selected, started.start_ns
+        )
         for evaluator in evaluators:
             evaluator.setup(context)
         tallies = {ev.name: EvaluatorTally(ev.metric) for ev in evaluators}

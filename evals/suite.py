@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evals.drift.options import DriftOptions
 from store.vocabulary import SpanKind, Status
 
 
@@ -228,7 +229,7 @@ class LlmJudgeOptions(_Strict):
     usd_per_1k_output_tokens: float | None = Field(None, ge=0)
 
 
-EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
+EVALUATOR_OPTIONS: dict[str, type[BaseModel]] = {
     "pii": PiiOptions,
     "prompt_injection": PromptInjectionOptions,
     "loops": LoopsOptions,
@@ -241,6 +242,7 @@ EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
     "tool_recovery": ToolRecoveryOptions,
     "escalation": EscalationOptions,
     "confident_but_wrong": ConfidentButWrongOptions,
+    "drift": DriftOptions,
 }
 
 
@@ -253,12 +255,15 @@ class Threshold(_Strict):
     min_mean: float | None = None
     max_p50: float | None = None
     max_p95: float | None = None
+    max_drifted: int | None = Field(
+        None, ge=0, description="drift: metrics that may drift (0: any drift fails the run)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class EvaluatorSpec:
     name: str
-    options: _Strict
+    options: BaseModel
 
 
 class _SuiteDocument(_Strict):
