@@ -16,6 +16,7 @@ from store.runaways import runaway_of
 from store.score_read import trace_scores
 from web.api_budgets import router as budgets_router
 from web.api_datasets import router as datasets_router
+from web.api_drift import router as drift_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
 from web.api_prices import router as prices_router
@@ -41,6 +42,7 @@ for part in (
     reprice_router,
     budgets_router,
     runaways_router,
+    drift_router,
 ):
     router.include_router(part)
 

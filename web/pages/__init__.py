@@ -5,6 +5,7 @@ traces     /traces              the filterable, sortable trace table
 trace      /traces/{trace_id}   one trace: waterfall, span details, reasoning chain
 sessions   /sessions            traces grouped by conversation
 compare    /compare             two cohorts side by side
+drift      /drift               a cohort against a baseline cohort, metric by metric
 evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
@@ -18,6 +19,7 @@ from fastapi import APIRouter
 from web.pages import (
     budgets,
     compare,
+    drift,
     eval_compare,
     evals,
     overview,
@@ -28,5 +30,16 @@ from web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for page in (overview, traces, trace, sessions, compare, evals, eval_compare, settings, budgets):
+for page in (
+    overview,
+    traces,
+    trace,
+    sessions,
+    compare,
+    drift,
+    evals,
+    eval_compare,
+    settings,
+    budgets,
+):
     router.include_router(page.router)
