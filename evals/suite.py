@@ -315,10 +315,14 @@ def load_suite(text: str, source: str = "<suite>") -> Suite:
                 f"{where}: evaluators[{index}].{spec.name}.correctness: {needs} must be "
                 "listed before it (its verdict says which answers were wrong)"
             )
-    for name in parsed.thresholds:
+    for name, threshold in parsed.thresholds.items():
+        where = _where(root, ("thresholds", name), source)
         if name not in names:
-            where = _where(root, ("thresholds", name), source)
             raise SuiteError(f"{where}: thresholds.{name}: no evaluator {name!r} in this suite")
+        if threshold.max_drifted is not None and name != "drift":
+            raise SuiteError(
+                f"{where}: thresholds.{name}.max_drifted: only drift has drifted metrics"
+            )
     return Suite(parsed.name, parsed.select, evaluators, parsed.thresholds, parsed.schedule, text)
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from evals.runner import RunError, run_suite
-from evals.suite import load_suite
+from evals.suite import SuiteError, load_suite
 from tests.browser import Watched
 from tests.demo_data import Loaded, load_demo
 from tests.otlp import Ids, SpanSpec, post, request
@@ -194,3 +194,23 @@ def test_in_a_browser_the_form_checks_drift_and_hostile_names_stay_text(
     browser.screenshot(path=str(tmp_path / "drift.png"), full_page=True)
     assert all(url.startswith(server.url) for url in requested), requested
     watched.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("drift: {baseline: {version: '1', known_good: true}}", "exactly one of"),
+        ("drift: {metrics: [cost, steps]}", "unknown metric 'cost'"),
+        ("drift: {baseline: {window: {}}}", "a window needs since or until"),
+        ("drift: {thresholds: {psi: 0}}", "thresholds.psi"),
+    ],
+)
+def test_a_suite_with_bad_drift_options_is_refused(options: str, message: str) -> None:
+    with pytest.raises(SuiteError, match=message):
+        load_suite(f"name: s\nevaluators:\n  - {options}\n")
+
+
+def test_max_drifted_is_a_drift_threshold_only() -> None:
+    suite = "name: s\nevaluators: [{step_budget: {max_steps: 3}}]\n"
+    with pytest.raises(SuiteError, match="only drift has drifted metrics"):
+        load_suite(suite + "thresholds: {step_budget: {max_drifted: 0}}\n")
