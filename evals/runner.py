@@ -99,11 +99,19 @@ def execute_run(
     began = time.perf_counter()
     try:
         evaluators = [evaluator_class(spec.name)(spec.options) for spec in suite.evaluators]
+        selected = trace_filter(suite.select, now_ns=started.start_ns)
         with engine.connect() as connection:
             if selection is None:
-                selection = trace_filter(suite.select, now_ns=started.start_ns)
+                selection = selected
             ids = frames.selected_ids(connection, selection)
-        context = RunContext(engine, started.project_id, suite.select.project, judge_budget_usd)
+        context = RunContext(
+            engine,
+            started.project_id,
+            suite.select.project,
+            selection,
+            started.start_ns,
+            judge_budget_usd,
+        )
         for evaluator in evaluators:
             evaluator.setup(context)
         tallies = {ev.name: EvaluatorTally(ev.metric) for ev in evaluators}

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from evals import cron
+from evals.drift.options import DriftOptions
 from store.times import BadParameter, duration_ns
 from store.vocabulary import SpanKind, Status
 
@@ -237,7 +238,7 @@ class LlmJudgeOptions(_Strict):
     usd_per_1k_output_tokens: float | None = Field(None, ge=0)
 
 
-EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
+EVALUATOR_OPTIONS: dict[str, type[BaseModel]] = {
     "pii": PiiOptions,
     "prompt_injection": PromptInjectionOptions,
     "loops": LoopsOptions,
@@ -250,6 +251,7 @@ EVALUATOR_OPTIONS: dict[str, type[_Strict]] = {
     "tool_recovery": ToolRecoveryOptions,
     "escalation": EscalationOptions,
     "confident_but_wrong": ConfidentButWrongOptions,
+    "drift": DriftOptions,
 }
 
 
@@ -262,6 +264,9 @@ class Threshold(_Strict):
     min_mean: float | None = None
     max_p50: float | None = None
     max_p95: float | None = None
+    max_drifted: int | None = Field(
+        None, ge=0, description="drift: metrics that may drift (0: any drift fails the run)."
+    )
 
 
 class Online(_Strict):
@@ -297,7 +302,7 @@ class Online(_Strict):
 @dataclass(frozen=True, slots=True)
 class EvaluatorSpec:
     name: str
-    options: _Strict
+    options: BaseModel
 
 
 class _SuiteDocument(_Strict):
@@ -371,10 +376,14 @@ def load_suite(text: str, source: str = "<suite>") -> Suite:
                 f"{where}: online.max_judge_usd_per_day: needs an llm_judge with "
                 "usd_per_1k_input_tokens and usd_per_1k_output_tokens (its cost is what is capped)"
             )
-    for name in parsed.thresholds:
+    for name, threshold in parsed.thresholds.items():
+        where = _where(root, ("thresholds", name), source)
         if name not in names:
-            where = _where(root, ("thresholds", name), source)
             raise SuiteError(f"{where}: thresholds.{name}: no evaluator {name!r} in this suite")
+        if threshold.max_drifted is not None and name != "drift":
+            raise SuiteError(
+                f"{where}: thresholds.{name}.max_drifted: only drift has drifted metrics"
+            )
     return Suite(
         parsed.name,
         parsed.select,

@@ -135,10 +135,12 @@ def threshold_checks(
             ("max_mean", "mean", threshold.max_mean, _at_most),
             ("max_p50", "p50", threshold.max_p50, _at_most),
             ("max_p95", "p95", threshold.max_p95, _at_most),
+            ("max_drifted", "drifted", threshold.max_drifted, _at_most),
         ):
             if limit is None:
                 continue
-            actual = figures.get(figure)
+            # Run-level figures an evaluator gives in finish() (drift's) are in "extra".
+            actual = figures.get(figure, (figures.get("extra") or {}).get(figure))
             checks.append(
                 {
                     "evaluator": name,

@@ -17,6 +17,7 @@ from store.score_read import trace_scores
 from web.api_alerts import router as alerts_router
 from web.api_budgets import router as budgets_router
 from web.api_datasets import router as datasets_router
+from web.api_drift import router as drift_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
 from web.api_known_good import router as known_good_router
@@ -47,6 +48,7 @@ for part in (
     schedules_router,
     known_good_router,
     alerts_router,
+    drift_router,
 ):
     router.include_router(part)
 

@@ -23,6 +23,7 @@ EVALUATORS: dict[str, str] = {
     "confident_but_wrong": "evals.evaluators.confidence:ConfidentButWrong",
     "expected_output": "evals.evaluators.expected_output:ExpectedOutput",
     "llm_judge": "evals.evaluators.llm_judge:LlmJudge",
+    "drift": "evals.evaluators.drift:Drift",
 }
 
 

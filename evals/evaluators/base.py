@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from evals.frames import Chunk
+from store.queries import TraceFilter
 
 SCORE_COLUMNS = (
     "trace_id",
@@ -32,11 +33,15 @@ SCORE_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """What an evaluator may need besides its chunks: the database (datasets) and project."""
+    """What an evaluator may need besides its chunks: the database (datasets), the project
+    and the run's selection."""
 
     engine: sa.Engine
     project_id: int
     project: str
+    # The run's selection, and "now" for its ages (drift's baseline keeps its filters).
+    selection: TraceFilter | None = None
+    now_ns: int | None = None
     # What an LLM judge may spend in this run (an online suite's daily cap); None: no cap.
     judge_budget_usd: float | None = None
 

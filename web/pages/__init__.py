@@ -5,6 +5,7 @@ traces     /traces              the filterable, sortable trace table
 trace      /traces/{trace_id}   one trace: waterfall, span details, reasoning chain
 sessions   /sessions            traces grouped by conversation
 compare    /compare             two cohorts side by side
+drift      /drift               a cohort against a baseline cohort, metric by metric
 evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
@@ -22,6 +23,7 @@ from web.pages import (
     alerts,
     budgets,
     compare,
+    drift,
     eval_compare,
     evals,
     known_good,
@@ -41,6 +43,7 @@ for page in (
     sessions,
     compare,
     schedules,  # before evals: /evals/schedules is not a suite
+    drift,
     evals,
     eval_compare,
     settings,

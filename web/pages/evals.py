@@ -38,6 +38,7 @@ from store.projects import project_id
 from store.queries import InvalidCursor
 from web import evals_view
 from web.deps import DbSession
+from web.drift_view import DriftView, drift_view
 from web.eval_actions import MAX_SUITE_BYTES, SuiteNotFound, save_suite, start_suite_run
 from web.eval_urls import compare_url
 from web.evals_view import Chart
@@ -136,6 +137,7 @@ class RunView:
     held: int = 0
     checks: int = 0
     form: dict[str, str] = field(default_factory=dict)
+    drift: DriftView | None = None  # the drift evaluator's report, if the suite has one
 
     @property
     def run(self) -> EvalRun:
@@ -273,6 +275,7 @@ def run_page(
         held=held,
         checks=total,
         form=form,
+        drift=_drift(figures),
     )
     context = {"project": PageProject(record.project, []), "view": view}
     return _render(request, "evals_run.html", context)
@@ -337,6 +340,11 @@ def _line(run: EvalRun, suite_name: str = "") -> RunLine:
         total,
         suite_name,
     )
+
+
+def _drift(figures: dict[str, dict[str, Any]]) -> DriftView | None:
+    report = (figures.get("drift") or {}).get("extra")
+    return drift_view(report) if report and "metrics" in report else None
 
 
 def _found_run(session: Session, run_id: int) -> RunRecord:
