@@ -245,3 +245,24 @@ def test_by_default_what_runs_now_is_held_to_the_known_good_version(
         httpx.delete(
             f"{server.url}/api/known-good", params={"project": PROJECT, "agent": "support"}
         )
+
+
+def test_drift_across_a_suite_s_runs_is_a_series(server: Server, demo: Loaded) -> None:
+    suite = load_suite(
+        f"name: drift-series\nselect: {{project: {PROJECT}, agent: support,"
+        " agent_version: '1.5'}\nevaluators:\n  - drift: {baseline: {version: '1.4'}}\n"
+    )
+    first, second = run_suite(server.engine, suite), run_suite(server.engine, suite)
+    suite_id = httpx.get(f"{server.url}/api/suites", params={"project": PROJECT}).json()
+    (found,) = [s["id"] for s in suite_id["suites"] if s["name"] == "drift-series"]
+    series = httpx.get(f"{server.url}/api/suites/{found}/drift").json()
+    assert [point["run_id"] for point in series["runs"]] == [first.run_id, second.run_id]
+    for point in series["runs"]:
+        assert point["drifted"] > 0 and point["baseline"] == "version 1.4"
+        assert point["verdicts"]["input_tokens"] == "drifted"
+        assert point["sizes"]["input_tokens"] >= 0.2  # PSI
+    assert "input_tokens" in series["metrics"]
+    page = httpx.get(f"{server.url}/evals/suites/{found}")
+    assert page.status_code == 200
+    assert "Metrics drifted per run" in page.text and 'data-metric="input_tokens"' in page.text
+    assert httpx.get(f"{server.url}/api/suites/99999999/drift").status_code == 404

@@ -3,6 +3,8 @@
 GET /api/drift?project=&agent=&version=&baseline_version=   the report
     (``evals/drift/report.py``): per metric both cohorts' summaries, the test's
     statistic, p-value or divergence, the verdict and the limits it was held to
+GET /api/suites/{id}/drift?limit=    drift across the suite's runs, oldest first: per
+    run the metrics drifted, each metric's verdict and size (``web/drift_series.py``)
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query
 from starlette.responses import Response
 
+from store import eval_reads
 from web.deps import DbSession
 from web.drift_params import DriftParams, DriftQueryError, drift_report
+from web.drift_series import drift_series
+from web.params import RowId
 
 router = APIRouter()
 
@@ -28,3 +33,20 @@ def api_drift(session: DbSession, params: Annotated[DriftParams, Query()]) -> Re
     except DriftQueryError as error:
         raise HTTPException(400, str(error)) from None
     return Response(orjson.dumps(report), media_type="application/json")
+
+
+@router.get("/api/suites/{suite_id}/drift")
+def suite_drift(
+    session: DbSession, suite_id: RowId, limit: int = Query(50, ge=1, le=500)
+) -> Response:
+    """The drift reports of the suite's newest ``limit`` runs, as a series."""
+    if eval_reads.get_suite(session, suite_id) is None:
+        raise HTTPException(404, f"no eval suite {suite_id}")
+    runs = eval_reads.suite_runs(session, suite_id, limit=limit).runs
+    series = drift_series(runs)
+    body = {
+        "suite_id": suite_id,
+        "metrics": series.metrics if series else [],
+        "runs": [point.as_json() for point in series.points] if series else [],
+    }
+    return Response(orjson.dumps(body), media_type="application/json")

@@ -38,6 +38,7 @@ from store.projects import project_id
 from store.queries import InvalidCursor
 from web import evals_view
 from web.deps import DbSession
+from web.drift_series import DriftSeries, drift_series
 from web.drift_view import DriftView, drift_view
 from web.eval_actions import MAX_SUITE_BYTES, SuiteNotFound, save_suite, start_suite_run
 from web.eval_urls import compare_url
@@ -106,6 +107,7 @@ class SuiteView:
     next_link: str | None
     first_link: str | None
     jobs: list[EvalJob] = field(default_factory=list)  # its newest jobs (schedule, run now)
+    drift: DriftSeries | None = None  # its runs' drift reports, if it has a drift evaluator
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +216,7 @@ def suite_page(
         next_link=here + query_string({"cursor": page.next_cursor}) if page.next_cursor else None,
         first_link=here if cursor else None,
         jobs=jobs_of_suite(session.connection(), suite_id, limit=PAGE_JOBS),
+        drift=drift_series(page.runs),
     )
     context = {"project": PageProject(record.project, []), "view": view}
     return _render(request, "evals_suite.html", context)
