@@ -69,6 +69,9 @@ def payload(record: AlertRecord, public_url: str) -> dict[str, Any]:
     }
 
 
+STOP_WAIT_S = 5.0
+
+
 class AlertDelivery:
     """Sends due alerts to their webhooks from a daemon thread (``start``/``stop``), or
     once from the caller (:meth:`deliver_due`), as a server or a worker process does."""
@@ -103,7 +106,11 @@ class AlertDelivery:
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=4 * self._timeout + 5)
+            # A webhook that hangs is not waited for: its attempt was claimed under a
+            # lease, so it is sent again after a restart (delivery is at least once).
+            self._thread.join(timeout=STOP_WAIT_S)
+            if self._thread.is_alive():
+                return  # the daemon thread still holds the client; it ends with the process
             self._thread = None
         self._client.close()
 
