@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from evals.drift.options import SCORE_PREFIX
 from evals.summary import known_cost
-from store.cohort_reads import cohort_rows
+from store.cohort_reads import SPAN_FIELDS, TRACE_FIELDS, cohort_rows
 from store.queries import TraceFilter
 from store.vocabulary import USAGE_KINDS, SpanKind, Status
 
@@ -182,24 +182,5 @@ def load(
     return Cohort(cohort.traces, cohort.calls, score_rows(rows.scores), rows.limited)
 
 
-_EMPTY_TRACES = pd.DataFrame(
-    columns=[
-        "trace_id",
-        "start_time_ns",
-        "duration_ns",
-        "status",
-        "outcome",
-        "escalated",
-        "llm_call_count",
-        "tool_call_count",
-        "input_tokens",
-        "output_tokens",
-        "reasoning_tokens",
-        "cost_usd",
-        "unpriced_count",
-        "output_length",
-    ]
-)
-_EMPTY_SPANS = pd.DataFrame(
-    columns=["trace_id", "kind", "tool_name", "name", "model", "status", "error_type"]
-)
+_EMPTY_TRACES = pd.DataFrame(columns=[*TRACE_FIELDS, "output_length"])
+_EMPTY_SPANS = pd.DataFrame(columns=list(SPAN_FIELDS))
