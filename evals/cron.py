@@ -8,7 +8,7 @@ saving change.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from croniter import croniter
 
@@ -27,6 +27,10 @@ def check(expression: str) -> str:
         )
     if not croniter.is_valid(expression):
         raise CronError(f"{expression!r} is not a cron expression")
+    try:  # valid fields can still name no day ("0 0 31 2 *": February 31st)
+        next_slot(expression, datetime.now(UTC))
+    except (ValueError, KeyError, ArithmeticError) as error:
+        raise CronError(f"{expression!r} never comes round: {error}") from None
     return expression
 
 

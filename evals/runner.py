@@ -163,7 +163,9 @@ def execute_run(
             store_evals.finish_run(connection, started.run_id, "error", None, None, message)
         raise RunError(started.run_id, message) from error
     with engine.begin() as connection:
-        store_evals.finish_run(connection, started.run_id, status, len(ids), summary)
+        finished = store_evals.finish_run(connection, started.run_id, status, len(ids), summary)
+    if not finished:  # ended meanwhile from elsewhere: its worker's lease was taken over
+        raise RunError(started.run_id, "the run was ended elsewhere before it finished")
     alert_on_run_safely(engine, started.run_id)
     return RunResult(started.run_id, status, summary)
 

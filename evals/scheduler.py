@@ -42,6 +42,8 @@ def tick(engine: sa.Engine, now: datetime, *, max_attempts: int) -> int:
         with engine.begin() as connection:
             if not jobs.advance_schedule(connection, suite.id, suite.next_run_at, following):
                 continue  # another scheduler moved it first
+            if slot is not None and jobs.has_queued(connection, suite.id):
+                continue  # a slot still waits behind a slow run: this one is the same run
             if slot is not None and jobs.enqueue(
                 connection, suite.project_id, suite.id, "schedule", slot, now
             ):

@@ -370,7 +370,8 @@ def load_suite(text: str, source: str = "<suite>") -> Suite:
         raise SuiteError(f"{where}: online: needs a schedule (its runs move the window on)")
     if parsed.online is not None and parsed.online.max_judge_usd_per_day is not None:
         judge = next((spec for spec in evaluators if spec.name == "llm_judge"), None)
-        if judge is None or getattr(judge.options, "usd_per_1k_input_tokens", None) is None:
+        prices = ("usd_per_1k_input_tokens", "usd_per_1k_output_tokens")
+        if judge is None or any(getattr(judge.options, name) is None for name in prices):
             where = _where(root, ("online", "max_judge_usd_per_day"), source)
             raise SuiteError(
                 f"{where}: online.max_judge_usd_per_day: needs an llm_judge with "

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from evals import online
+from evals.online import ns_of
 from evals.runner import RunError, StartedRun, execute_run
 from evals.suite import SuiteError, load_suite
 from store import evals as store_evals
@@ -93,15 +94,18 @@ class JobWorker:
     def run_one(self) -> bool:
         """Claim and run one job; False when none was due."""
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
-            job = jobs.claim(connection, self.name, now, self.lease, self.max_attempts)
+        try:
+            with self.engine.begin() as connection:
+                job = jobs.claim(connection, self.name, now, self.lease, self.max_attempts)
+        except jobs.SuiteBusy:
+            return True  # lost a race for one suite: look again at once for another job
         if job is None:
             return False
         log.info("worker %s: eval job %d (suite %d, attempt %d)", self.name, job.id,
                  job.suite_id, job.attempts)  # fmt: skip
         try:
             status, error = self._run(job)
-        except Exception as failure:  # the database went away mid-job: the lease expires
+        except Exception as failure:  # the database went away mid-job
             log.exception("eval job %d could not be run", job.id)
             status, error = "failed", f"{type(failure).__name__}: {failure}"
         try:
@@ -125,7 +129,10 @@ class JobWorker:
         except SuiteError as error:
             return "failed", str(error)
         now_ns = time.time_ns()
-        window = online.window(suite, stored.scored_until_ns, now_ns)
+        window = online.window(
+            suite, stored.scored_until_ns, now_ns, first_from_ns=ns_of(stored.updated_at)
+        )
+        budget = online.judge_budget(self.engine, suite, job.suite_id)
         with self.engine.begin() as connection:
             run_id = store_evals.start_run(connection, job.suite_id, suite.source)
             if not jobs.set_run(connection, job.id, self.name, run_id):
@@ -144,7 +151,7 @@ class JobWorker:
                     started,
                     progress=check,
                     selection=None if window is None else window.selection,
-                    judge_budget_usd=online.judge_budget(self.engine, suite, job.suite_id),
+                    judge_budget_usd=budget,
                 )
             except RunError as error:
                 if heartbeat.lost.is_set():
@@ -152,9 +159,13 @@ class JobWorker:
                 if self._stopping.is_set():
                     return "released", str(error)
                 return "failed", str(error)
+            if heartbeat.lost.is_set():  # taken over while its last chunk scored
+                return "lost", "the worker lost its lease"
         if window is not None:
             with self.engine.begin() as connection:
-                store_evals.set_scored_until(connection, job.suite_id, window.until_ns)
+                store_evals.set_scored_until(
+                    connection, job.suite_id, window.until_ns, seen=stored.scored_until_ns
+                )
         return "done", None
 
     # A thread of its own (serve), or the caller's (reasonlens worker).
@@ -174,8 +185,8 @@ class JobWorker:
                 self._stopping.wait(self.poll_s)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop claiming; a job in progress stops at its next chunk and is left to the
-        lease, so another worker (or this one, restarted) runs it again."""
+        """Stop claiming; a job in progress stops at its next chunk and goes back to the
+        queue, so another worker (or this one, restarted) runs it again."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -206,12 +206,14 @@ def finish_run(
     selection_size: int | None,
     summary: dict[str, Any] | None,
     error: str | None = None,
-) -> None:
+) -> bool:
+    """Store the run's end, once: False when it had ended already (a worker that lost its
+    lease to another finds its run stored as an error and must not overwrite it)."""
     if status not in RUN_STATUSES[1:]:
         raise ValueError(f"a finished run is passed, failed or error, not {status!r}")
-    connection.execute(
+    result = connection.execute(
         sa.update(EvalRun)
-        .where(EvalRun.id == run_id)
+        .where(EvalRun.id == run_id, EvalRun.status == "running")
         .values(
             status=status,
             selection_size=selection_size,
@@ -220,6 +222,7 @@ def finish_run(
             finished_at=datetime.now(UTC),
         )
     )
+    return result.rowcount == 1
 
 
 def run_scores(connection: Connection, run_id: int) -> list[Score]:
@@ -237,27 +240,36 @@ class StoredSuite:
     name: str
     definition: str
     scored_until_ns: int | None
+    updated_at: datetime  # when its definition was last saved
 
 
 def stored_suite(connection: Connection, suite_id: int) -> StoredSuite | None:
     row = connection.execute(
-        sa.select(EvalSuite.name, EvalSuite.definition, EvalSuite.scored_until_ns).where(
-            EvalSuite.id == suite_id
-        )
+        sa.select(
+            EvalSuite.name, EvalSuite.definition, EvalSuite.scored_until_ns, EvalSuite.updated_at
+        ).where(EvalSuite.id == suite_id)
     ).first()
     return None if row is None else StoredSuite(*row)
 
 
-def set_scored_until(connection: Connection, suite_id: int, until_ns: int) -> None:
-    """Move an online suite's window on; never back (a slower, older run finishing late)."""
-    connection.execute(
+def set_scored_until(
+    connection: Connection, suite_id: int, until_ns: int, *, seen: int | None
+) -> bool:
+    """Move an online suite's window on from ``seen``, the mark its run started from;
+    False (and no change) when another run moved it meanwhile, or it would go back."""
+    still = (
+        EvalSuite.scored_until_ns.is_(None) if seen is None else EvalSuite.scored_until_ns == seen
+    )
+    result = connection.execute(
         sa.update(EvalSuite)
         .where(
             EvalSuite.id == suite_id,
-            sa.or_(EvalSuite.scored_until_ns.is_(None), EvalSuite.scored_until_ns < until_ns),
+            still,
+            sa.literal(until_ns) >= sa.func.coalesce(EvalSuite.scored_until_ns, until_ns),
         )
         .values(scored_until_ns=until_ns)
     )
+    return result.rowcount == 1
 
 
 def run_summaries_since(

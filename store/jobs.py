@@ -17,12 +17,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from store import dialect
 from store.evals import finish_run
 from store.models import EvalJob, EvalRun, EvalSuite
 
 LOST_LEASE = "its worker stopped renewing the lease (it died or lost the database)"
+
+
+class SuiteBusy(RuntimeError):
+    """A claim lost a race for a suite's one running slot; claim again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,18 @@ def enqueue(
     return None if job_id is None else int(job_id)
 
 
+def has_queued(connection: Connection, suite_id: int) -> bool:
+    """Whether a job of the suite waits already (a slot behind a slow run)."""
+    return (
+        connection.scalar(
+            sa.select(EvalJob.id)
+            .where(EvalJob.suite_id == suite_id, EvalJob.status == "queued")
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def job_at(connection: Connection, suite_id: int, due_at: datetime) -> int:
     return int(
         connection.execute(
@@ -132,9 +149,16 @@ def job_at(connection: Connection, suite_id: int, due_at: datetime) -> int:
     )
 
 
+_other = aliased(EvalJob)
+
+
 def _claimable(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
+    """Queued with no other job of its suite running, or running on a lapsed lease."""
+    suite_busy = sa.exists().where(
+        _other.suite_id == EvalJob.suite_id, _other.status == "running", _other.id != EvalJob.id
+    )
     return sa.or_(
-        EvalJob.status == "queued",
+        sa.and_(EvalJob.status == "queued", ~suite_busy),
         sa.and_(
             EvalJob.status == "running",
             EvalJob.lease_until < now,
@@ -146,10 +170,13 @@ def _claimable(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
 def claim(
     connection: Connection, worker: str, now: datetime, lease: timedelta, max_attempts: int
 ) -> ClaimedJob | None:
-    """Take the oldest job that is queued or whose lease has run out, or None.
+    """Take the oldest job that is queued (its suite running no other) or whose lease
+    has run out, or None.
 
     A job taken back from a dead worker leaves a run that says ``running``: it is
-    stored as an error here, in the same transaction, before the job runs again.
+    stored as an error here, in the same transaction, before the job runs again. Two
+    PostgreSQL claimers that pick two jobs of one idle suite at the same moment meet the
+    one-running-job-per-suite index: the loser's claim raises :class:`SuiteBusy`.
     """
     pick = (
         sa.select(EvalJob.id)
@@ -159,7 +186,7 @@ def claim(
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    row = connection.execute(
+    update = (
         sa.update(EvalJob)
         # Read again under the row's lock: on PostgreSQL another claimer may have
         # committed between the sub-select's snapshot and this update.
@@ -181,7 +208,15 @@ def claim(
             EvalJob.attempts,
             EvalJob.run_id,
         )
-    ).first()
+    )
+    if connection.dialect.name == "sqlite":  # one writer: the pick and update are atomic
+        row = connection.execute(update).first()
+    else:
+        try:
+            with connection.begin_nested():  # a savepoint: the race fails only the claim
+                row = connection.execute(update).first()
+        except sa.exc.IntegrityError:
+            raise SuiteBusy("another worker has just claimed a job of this suite") from None
     if row is None:
         return None
     if row.run_id is not None:

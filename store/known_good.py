@@ -78,7 +78,10 @@ def known_good_version(connection: Connection, project_id: int, agent: str) -> s
 def version_key(version: str | None) -> tuple[Any, ...]:
     """1.10 after 1.9: numbers compare as numbers."""
     parts = (version or "").replace("-", ".").split(".")
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
+    # isascii: "²".isdigit() is True and int("²") fails; versions are untrusted text.
+    return tuple(
+        (0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part) for part in parts
+    )
 
 
 def current_version(

@@ -21,13 +21,12 @@ def time_ns(name: str, value: str | None, *, now_ns: int | None = None) -> int |
     if value is None or value == "":
         return None
     text = value.strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():
+        return _bounded(name, int(text))
     relative = _RELATIVE.match(text)
     if relative:
-        amount, unit = float(relative.group(1)), relative.group(2)
         now = time.time_ns() if now_ns is None else now_ns
-        return now - int(amount * _UNIT_SECONDS[unit] * 1_000_000_000)
+        return _bounded(name, now - _span_ns(name, relative))
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -46,5 +45,23 @@ def duration_ns(name: str, value: str) -> int:
     relative = _RELATIVE.match(value)
     if relative is None:
         raise BadParameter(name, f"{value!r} is not a duration: use e.g. 30s, 2m, 24h, 7d")
-    amount, unit = float(relative.group(1)), relative.group(2)
-    return int(amount * _UNIT_SECONDS[unit] * 1_000_000_000)
+    return _bounded(name, _span_ns(name, relative))
+
+
+# Times are stored as signed 64-bit nanoseconds (until the year 2262).
+_MAX_NS = 2**63 - 1
+
+
+def _span_ns(name: str, relative: re.Match[str]) -> int:
+    seconds = float(relative.group(1)) * _UNIT_SECONDS[relative.group(2)]
+    if not seconds * 1e9 < _MAX_NS:  # also catches an amount too long to be a float
+        raise BadParameter(
+            name, f"{relative.group(0).strip()[:40]!r} is longer than reasonlens counts"
+        )
+    return int(seconds * 1_000_000_000)
+
+
+def _bounded(name: str, ns: int) -> int:
+    if not -_MAX_NS <= ns <= _MAX_NS:
+        raise BadParameter(name, "out of range: times are kept until the year 2262")
+    return ns

@@ -101,8 +101,10 @@ def test_the_mark_only_moves_forward(server: Server, project: str) -> None:
     suite = load_suite(f"name: m\nselect: {{project: {project}}}\nevaluators: [loops]\n")
     started = start_run(server.engine, suite)
     with server.engine.begin() as connection:
-        store_evals.set_scored_until(connection, started.suite_id, 200)
-        store_evals.set_scored_until(connection, started.suite_id, 100)  # a late, older run
+        assert store_evals.set_scored_until(connection, started.suite_id, 200, seen=None)
+        # A run that started from another mark does not move it, nor one going back.
+        assert not store_evals.set_scored_until(connection, started.suite_id, 300, seen=100)
+        assert not store_evals.set_scored_until(connection, started.suite_id, 100, seen=200)
         stored = store_evals.stored_suite(connection, started.suite_id)
     assert stored is not None and stored.scored_until_ns == 200
     with server.engine.connect() as connection:

@@ -219,12 +219,14 @@ def test_an_online_suite_scores_each_arriving_trace_once(
     server: Server, workers: list[Worker]
 ) -> None:
     project = "scheduled-online"
-    first = send_traces(server, project, 4, "first")
+    before = send_traces(server, project, 2, "before")  # history: not the suite's to score
+    time.sleep(0.01)
     suite_id = post_suite(
         server,
         f"name: online\nselect: {{project: {project}}}\nevaluators: [loops]\n"
         "schedule: '* * * * * *'\nonline: {settle: 1s}\n",
     )
+    first = send_traces(server, project, 4, "first")
 
     def scored() -> list[str]:
         return [trace for traces in scored_traces(server, suite_id).values() for trace in traces]
@@ -234,7 +236,8 @@ def test_an_online_suite_scores_each_arriving_trace_once(
     wait_for(lambda: set(second) <= set(scored()), what="the later traces scored")
     time.sleep(1.5)  # more runs, with nothing new to score
     everything = scored()
-    assert sorted(everything) == sorted(first + second)  # each once
+    assert sorted(everything) == sorted(first + second)  # each once, and no history
+    assert not set(before) & set(everything)
     assert len(scored_traces(server, suite_id)) >= 2
     (line,) = [
         s

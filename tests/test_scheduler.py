@@ -143,26 +143,60 @@ def test_a_job_is_claimed_once_and_a_lost_worker_s_job_is_taken_back(
     assert (status, error) == ("failed", LOST_LEASE)
 
 
-def test_concurrent_claimers_take_each_job_once(engine: sa.Engine) -> None:
-    suite = scheduled(engine, "queue", "0 3 * * *")
+def test_concurrent_claimers_take_each_job_once(
+    engine: sa.Engine,
+) -> None:
+    suites = [scheduled(engine, f"queue-{n}", "0 3 * * *") for n in range(8)]
     with engine.begin() as connection:
         project_id = connection.scalar(sa.select(EvalSuite.project_id))
         for n in range(40):
-            jobs.enqueue(connection, project_id, suite, "manual", T0 + timedelta(seconds=n), T0)
+            due = T0 + timedelta(seconds=n)
+            jobs.enqueue(connection, project_id, suites[n % 8], "manual", due, T0)
 
     def drain(worker: str) -> list[int]:
         taken = []
         while True:
-            with engine.begin() as connection:
-                job = jobs.claim(connection, worker, T0, LEASE, max_attempts=3)
+            try:
+                with engine.begin() as connection:
+                    job = jobs.claim(connection, worker, T0, LEASE, max_attempts=3)
+            except jobs.SuiteBusy:
+                continue
             if job is None:
-                return taken
+                with engine.connect() as connection:
+                    left = connection.scalar(
+                        sa.select(sa.func.count()).where(EvalJob.status != "done")
+                    )
+                if not left:
+                    return taken
+                continue
             taken.append(job.id)
+            with engine.begin() as connection:
+                assert jobs.finish(connection, job.id, worker, "done", T0)
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(drain, [f"w{n}" for n in range(4)]))
     claimed = [job for taken in results for job in taken]
     assert len(claimed) == 40 and len(set(claimed)) == 40
+
+
+def test_a_suite_s_next_job_waits_for_its_running_one(engine: sa.Engine) -> None:
+    suite = scheduled(engine, "serial", "0 3 * * *")
+    other = scheduled(engine, "other", "0 3 * * *")
+    with engine.begin() as connection:
+        project_id = connection.scalar(sa.select(EvalSuite.project_id))
+        first = jobs.enqueue(connection, project_id, suite, "manual", T0, T0)
+        second = jobs.enqueue(connection, project_id, suite, "manual", T0 + LEASE / 10, T0)
+        third = jobs.enqueue(connection, project_id, other, "manual", T0 + LEASE / 5, T0)
+        assert jobs.has_queued(connection, suite)
+    with engine.begin() as connection:
+        a = jobs.claim(connection, "a", T0, LEASE, 3)
+        b = jobs.claim(connection, "b", T0, LEASE, 3)  # skips the busy suite's second
+        c = jobs.claim(connection, "c", T0, LEASE, 3)
+    assert a is not None and a.id == first and b is not None and b.id == third and c is None
+    with engine.begin() as connection:
+        jobs.finish(connection, first, "a", "done", T0)
+        d = jobs.claim(connection, "c", T0, LEASE, 3)
+    assert d is not None and d.id == second
 
 
 def test_cron_expressions_are_checked() -> None:

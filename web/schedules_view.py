@@ -60,7 +60,13 @@ def schedule_lines(
         except SuiteError as error:
             problem, suite = str(error), None
         if suite is not None and suite.online is not None:
-            pending = online.backlog(engine, suite, record.suite.scored_until_ns, now_ns)
+            pending = online.backlog(
+                engine,
+                suite,
+                record.suite.scored_until_ns,
+                now_ns,
+                first_from_ns=online.ns_of(record.suite.updated_at),
+            )
             if pending.oldest_ns is not None:
                 age = max(0.0, (now_ns - pending.oldest_ns) / 1e9)
         open_counts = counts.get(record.suite.id, {})

@@ -153,8 +153,8 @@ class AlertDelivery:
                 if response.is_success:
                     return None
                 return f"HTTP {response.status_code}: {_start_of(response)}".rstrip(": ")
-        except httpx.HTTPError as error:
-            return f"{type(error).__name__}: {error}"
+        except Exception as error:  # httpx's, and what a strange URL raises (IDNA)
+            return f"{type(error).__name__}: {error}"[:MAX_BODY_BYTES]
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -160,8 +160,8 @@ def combined(parts: Iterable[Cohort], limit: int) -> Cohort:
     traces = pd.concat([p.traces for p in parts], ignore_index=True)
     calls = pd.concat([p.calls for p in parts], ignore_index=True)
     scores = pd.concat([p.scores for p in parts], ignore_index=True)
-    limited = len(traces) > limit
-    if limited:
+    limited = len(traces) > limit or any(p.limited for p in parts)
+    if len(traces) > limit:
         traces = traces.sort_values("start_time_ns", kind="stable").iloc[-limit:]
         kept = set(traces["trace_id"])
         calls = calls[calls["trace_id"].isin(kept)]

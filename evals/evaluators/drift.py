@@ -55,6 +55,9 @@ class Drift(Evaluator):
         own = [cohort.score_rows(rows, name) for name, rows in chunk.earlier.items()]
         scores = pd.concat([found.scores, *own], ignore_index=True)
         self._parts.append(cohort.Cohort(found.traces, found.calls, scores))
+        if sum(len(part.traces) for part in self._parts) > 2 * self.options.limit:
+            # Memory stays at about two cohorts' rows however large the run.
+            self._parts = [cohort.combined(self._parts, self.options.limit)]
         return scores_frame()
 
     def finish(self) -> dict[str, Any]:

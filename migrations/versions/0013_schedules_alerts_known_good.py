@@ -64,6 +64,16 @@ def upgrade() -> None:
     op.create_index(
         "uq_eval_jobs_suite_id_due_at", "eval_jobs", ["suite_id", "due_at"], unique=True
     )
+    op.create_index("ix_eval_jobs_suite_id_status", "eval_jobs", ["suite_id", "status"])
+    running = sa.text("status = 'running'")
+    op.create_index(
+        "uq_eval_jobs_running_suite_id",
+        "eval_jobs",
+        ["suite_id"],
+        unique=True,
+        sqlite_where=running,
+        postgresql_where=running,
+    )
     op.create_table(
         "alert_rules",
         sa.Column("project_id", ROW_ID, nullable=False),

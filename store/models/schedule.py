@@ -5,7 +5,9 @@ cron slot comes (``evals/scheduler.py``), a person by "run now". Any worker proc
 claims it with one atomic update (``store/jobs.py``) and holds it under a lease it
 renews while scoring; a worker that dies stops renewing, and once the lease has
 expired another worker takes the job again. ``(suite_id, due_at)`` is unique, so two
-schedulers that both see a slot come enqueue it once.
+schedulers that both see a slot come enqueue it once. A suite runs one job at a time:
+its next job waits until the running one ends (or its lease runs out and it is taken
+back), so an online suite's windows never overlap.
 """
 
 from __future__ import annotations
@@ -43,4 +45,14 @@ class EvalJob(IdMixin, Base):
     __table_args__ = (
         sa.Index("uq_eval_jobs_suite_id_due_at", "suite_id", "due_at", unique=True),
         sa.Index("ix_eval_jobs_status_due_at", "status", "due_at"),
+        sa.Index("ix_eval_jobs_suite_id_status", "suite_id", "status"),
+        # A suite's runs never overlap (an online suite's windows would): one running job
+        # per suite, which the claim's pick respects and this enforces under a race.
+        sa.Index(
+            "uq_eval_jobs_running_suite_id",
+            "suite_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'running'"),
+            postgresql_where=sa.text("status = 'running'"),
+        ),
     )
