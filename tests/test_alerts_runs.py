@@ -153,11 +153,14 @@ def test_delivery_gives_up_after_the_last_attempt(
              suite_id=suite_id, webhook_url=refusing)  # fmt: skip
     add_rule(alert_server, project=project, name="unreachable", kind="threshold_failed",
              suite_id=suite_id, webhook_url=closed)  # fmt: skip
+    # A host name httpx cannot even encode (IDNA) fails like any other attempt.
+    add_rule(alert_server, project=project, name="unencodable", kind="threshold_failed",
+             suite_id=suite_id, webhook_url="http://xn--a.com/hook")  # fmt: skip
     run_suite(alert_server, suite_id)
 
     def given_up() -> list[dict[str, Any]] | None:
         found = project_alerts(alert_server, project)
-        done = len(found) == 2 and all(a["delivery"]["state"] == "failed" for a in found)
+        done = len(found) == 3 and all(a["delivery"]["state"] == "failed" for a in found)
         return found if done else None
 
     by_rule = {alert["rule"]["name"]: alert["delivery"] for alert in wait_until(given_up)}
@@ -165,6 +168,7 @@ def test_delivery_gives_up_after_the_last_attempt(
     assert by_rule["refused"]["last_error"].startswith("HTTP 500: no thanks")
     assert len(by_rule["refused"]["last_error"]) <= 500
     assert by_rule["unreachable"]["last_error"].startswith("ConnectError")
+    assert by_rule["unencodable"]["last_error"]
     assert by_rule["refused"]["next_attempt_at"] is None
     time.sleep(3 * RETRY_SECONDS)
     assert len(receiver.of(project)) == MAX_ATTEMPTS

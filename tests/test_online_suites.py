@@ -13,7 +13,9 @@ from evals.runner import execute_run, start_run
 from evals.selection import trace_filter
 from evals.suite import SuiteError, load_suite
 from store import evals as store_evals
+from store.known_good import version_key
 from store.queries import TraceFilter
+from store.times import BadParameter, time_ns
 from tests.agent_runs import Run, send_runs
 from tests.fake_judge import COMPLETION_TOKENS, PROMPT_TOKENS, FakeJudge
 from tests.server import Server
@@ -111,3 +113,24 @@ def test_the_mark_only_moves_forward(server: Server, project: str) -> None:
         assert (
             frames.selected_ids(connection, TraceFilter(project=project, sample_rate=0.0)).size == 0
         )
+
+
+@pytest.mark.parametrize(
+    "value", ["99999999999999999999999", "9" * 400 + "d", "\u00b2", "1e400d", "-5"]
+)
+def test_times_out_of_range_or_not_times_are_refused(value: str) -> None:
+    with pytest.raises(BadParameter):
+        time_ns("since", value)
+
+
+def test_a_settle_too_long_to_count_is_refused_as_a_suite_error() -> None:
+    with pytest.raises(SuiteError, match="settle"):
+        load_suite(
+            "name: x\nschedule: '0 * * * *'\nonline: {settle: " + "9" * 400 + "d}\n"
+            "evaluators: [loops]\n"
+        )
+
+
+def test_versions_sort_as_numbers_and_odd_digits_as_text() -> None:
+    ordered = sorted(["1.10", "1.9", "1.\u00b2", "1.2-rc"], key=version_key)
+    assert ordered == ["1.2-rc", "1.9", "1.10", "1.\u00b2"]

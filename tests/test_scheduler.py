@@ -202,7 +202,7 @@ def test_a_suite_s_next_job_waits_for_its_running_one(engine: sa.Engine) -> None
 def test_cron_expressions_are_checked() -> None:
     assert cron.check("*/5 * * * *") == "*/5 * * * *"
     assert cron.check("@daily") == "@daily"
-    for bad in ("61 * * * *", "* * *", "every day", "* * * * * * * *"):
+    for bad in ("61 * * * *", "* * *", "every day", "* * * * * * * *", "0 0 31 2 *"):
         with pytest.raises(cron.CronError):
             cron.check(bad)
     six = cron.next_slot("* * * * * */2", T0)  # six fields: seconds last
