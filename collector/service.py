@@ -14,7 +14,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
@@ -147,7 +147,7 @@ class IngestService:
         self._reload_quietly()
         if self._workers > 0:
             self._pool = self._new_pool()
-            for future in [self._pool.submit(_warm_up) for _ in range(self._workers)]:
+            for future in self._spawn_workers(self._pool):
                 future.result()
         self.writer.start()
 
@@ -165,7 +165,23 @@ class IngestService:
             initializer=_ignore_interrupts,
         )
 
+    def _spawn_workers(self, pool: ProcessPoolExecutor) -> list[Future[None]]:
+        """Start every worker now, with Ctrl-C blocked while they start.
+
+        The pool starts a worker process inside ``submit``, and a spawned worker runs
+        imports before its initializer can ignore SIGINT: a Ctrl-C to the process group
+        in that second (a loaded machine makes it longer) printed a KeyboardInterrupt
+        traceback from the worker. A child inherits its parent thread's signal mask, so
+        workers started with SIGINT blocked never see it.
+        """
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return [pool.submit(_warm_up) for _ in range(self._workers)]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
     def _restart_pool(self) -> None:
         old, self._pool = self._pool, self._new_pool()
+        self._spawn_workers(self._pool)
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,3 +121,49 @@ def test_acknowledged_spans_survive_a_crash(fresh_db: str) -> None:
         assert crashing.count(Trace, "crash") == 5
     finally:
         crashing.close()
+
+
+def _decode_workers(pid: int) -> list[int]:
+    """The server's spawned decode workers: its children running multiprocessing's spawn."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _interrupts_blocked(pid: int) -> bool:
+    """Workers start with Ctrl-C blocked, so one that arrives while a worker still imports
+    (before its initializer ignores it) cannot kill it mid-start."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    masks = dict(line.split(":\t") for line in status.splitlines() if ":\t" in line)
+    return bool(int(masks["SigBlk"], 16) & (1 << (signal.SIGINT - 1)))
+
+
+def test_a_killed_decode_worker_is_replaced_and_nothing_half_stored(fresh_db: str) -> None:
+    running = Server(fresh_db, env={"REASONLENS_INGEST_WORKERS": "2"}).start()
+    try:
+        assert running.process is not None
+        workers = _decode_workers(running.process.pid)
+        assert len(workers) == 2  # all started with the server, not on first use
+        assert all(_interrupts_blocked(pid) for pid in workers)
+        os.kill(workers[0], signal.SIGKILL)
+        answers = [
+            post(running.url, request(agent_trace(f"killed-{i}")), project="killed").status_code
+            for i in range(6)
+        ]
+        assert set(answers) <= {200, 503} and answers[-1] == 200
+        assert running.count(Span, "killed") == 4 * answers.count(200)
+        replaced = _decode_workers(running.process.pid)
+        assert len(replaced) == 2 and workers[0] not in replaced
+        assert all(_interrupts_blocked(pid) for pid in replaced)
+    finally:
+        running.close()
