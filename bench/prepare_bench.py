@@ -37,7 +37,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bench import normalize_bench
 from bench.payloads import Payloads
 from collector.body import Encoding, Signal, decompress
-from collector.costing import cost_row, span_cost
+from collector.costing import cost_values, span_cost
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded, finite
 from collector.pipeline import _normalize, prepare, to_rows
@@ -83,9 +83,9 @@ def _rows(spans: list[RawSpan], canonicals: list[Any]) -> list[SpanRow]:
         for holder in (span.resource, span.scope):
             if id(holder) not in serialized:
                 serialized[id(holder)] = to_json(holder.attributes)
-        cost_row(span, canonical, span_cost(canonical, span.start_time_ns, {}))
+        cost = cost_values(canonical, span_cost(canonical, span.start_time_ns, {}))
         resource, scope = serialized[id(span.resource)], serialized[id(span.scope)]
-        out.append(span_row(span, canonical, resource, scope))
+        out.append(span_row(span, canonical, resource, scope, cost))
     return out
 
 

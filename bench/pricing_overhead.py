@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.pricing_overhead --rounds 3 --spans 100000
 
 Every span goes through ``collector.costing.span_cost`` (price lookup, cost arithmetic)
-and ``cost_row`` in the decode workers, and the writer inserts the cost rows into
+and ``cost_values`` in the decode workers, and the writer inserts the cost rows into
 ``span_costs`` beside the spans. This script runs the real server (``tests/server.py``)
 on the same ``reasonlens demo`` bodies (about half the spans are model calls) with
 pricing on, and with pricing off, alternately, a fresh SQLite database per run.

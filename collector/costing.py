@@ -1,12 +1,11 @@
 """A span's cost, worked out in the decode workers beside its other columns
 (``store.pricing.book.cost_columns``: the same rule re-pricing applies), and the
-``span_costs`` row that keeps it."""
+``span_costs`` values that keep it (carried in the span's batch row, ahead of its columns)."""
 
 from __future__ import annotations
 
 from collector.normalize.canonical import Canonical
-from collector.spans import RawSpan
-from store.batch import CostRow
+from store.batch import NO_COST, CostValues
 from store.pricing.book import REGISTRY_ONLY, CostColumns, PriceBook, cost_columns
 from store.pricing.prices import Price
 from store.types import to_json
@@ -35,10 +34,10 @@ def span_cost(
     )  # fmt: skip
 
 
-def cost_row(span: RawSpan, c: Canonical, cost: CostColumns) -> CostRow | None:
-    """The ``span_costs`` row, or None for a span with nothing to say about cost (no
-    reported cost, and not a model call with usage)."""
+def cost_values(c: Canonical, cost: CostColumns) -> CostValues:
+    """The ``span_costs`` values; :data:`NO_COST` for a span with nothing to say about
+    cost (no reported cost, and not a model call with usage)."""
     if cost[3] is None:  # cost_source
-        return None
+        return NO_COST
     details = None if c.cost_details is None else to_json(c.cost_details)
-    return (span.trace_id, span.span_id, c.kind in USAGE_KINDS, *cost, details)
+    return (c.kind in USAGE_KINDS, *cost, details)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from collector.agent_scores import EVALUATION_EVENT, log_scores, may_carry_scores, span_scores
 from collector.body import Encoding, Signal, decompress
-from collector.costing import cost_row, span_cost
+from collector.costing import cost_values, span_cost
 from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
@@ -29,8 +29,8 @@ from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from store.batch import (
+    NO_COST,
     AgentScore,
-    CostRow,
     LogBatch,
     LogRow,
     ScoreGroups,
@@ -83,7 +83,6 @@ def to_rows(
     decoded: Decoded, project: str | None, *, sqlite: bool, book: PriceBook = REGISTRY_ONLY
 ) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
-    costs: dict[str, list[CostRow]] = defaultdict(list)
     scores: dict[str, list[AgentScore]] = defaultdict(list)
     prices: dict[str, Price] = {}  # the prices that priced these spans, by key
     # A request's spans come grouped by resource and scope (one object per ResourceSpans
@@ -112,18 +111,17 @@ def to_rows(
         if span.scope is not scope:
             scope = span.scope
             scope_json = to_json(scope.attributes)
-        by_project[owner].append(span_row(span, canonical, resource_json, scope_json))
         # Only a model call, or a span that reports a cost, has one: half the spans.
+        cost = NO_COST
         if canonical.kind in USAGE_KINDS or canonical.cost_usd is not None:
-            used = span_cost(canonical, span.start_time_ns, prices, book, owner)
-            cost = cost_row(span, canonical, used)
-            if cost is not None:
-                costs[owner].append(cost)
+            cost = cost_values(
+                canonical, span_cost(canonical, span.start_time_ns, prices, book, owner)
+            )
+        by_project[owner].append(span_row(span, canonical, resource_json, scope_json, cost))
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)
     batch = make_batch(
         list(by_project.items()),
-        list(costs.items()),
         sqlite=sqlite,
         scores=_groups(scores),
         prices={key: price.as_json() for key, price in prices.items()},

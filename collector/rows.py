@@ -1,4 +1,5 @@
-"""RawSpan + Canonical -> a ``spans`` row (a tuple in ``SPAN_COLUMNS`` order).
+"""RawSpan + Canonical + cost -> a batch row (a tuple in ``ROW_COLUMNS`` order: the
+span's ``span_costs`` values, then its ``spans`` columns).
 
 Built straight as a tuple, JSON columns already serialized: this runs once per span
 in the decode workers, and a dict per row plus a reordering cost a tenth of the
@@ -12,13 +13,17 @@ from functools import lru_cache
 
 from collector.normalize.canonical import Canonical
 from collector.spans import RawSpan
-from store.batch import SPAN_COLUMNS, SpanRow
+from store.batch import NO_COST, ROW_COLUMNS, CostValues, SpanRow
 from store.types import to_json
 
 _EMPTY_OBJECT = "{}"
 _EMPTY_ARRAY = "[]"
 
 _COLUMNS = (
+    # span_costs
+    "counted", "cost_usd", "reported_cost_usd", "computed_cost_usd", "cost_source",
+    "price_key", "reported_details",
+    # spans
     "trace_id", "span_id", "parent_span_id", "name", "otel_kind", "kind", "service_name",
     "scope_name", "scope_version", "start_time_ns", "end_time_ns", "duration_ns", "status",
     "status_code", "status_message", "error_type", "error_message", "trace_state", "flags",
@@ -32,9 +37,9 @@ _COLUMNS = (
     "unmapped", "attributes", "resource_attributes", "scope_attributes", "events", "links",
     "dropped_attributes_count", "dropped_events_count", "dropped_links_count",
 )  # fmt: skip
-if _COLUMNS != SPAN_COLUMNS:
+if _COLUMNS != ROW_COLUMNS:
     raise RuntimeError(
-        f"collector/rows.py builds {_COLUMNS} but spans has {SPAN_COLUMNS}: update span_row"
+        f"collector/rows.py builds {_COLUMNS} but a batch row is {ROW_COLUMNS}: update span_row"
     )
 
 
@@ -50,13 +55,29 @@ def _json_list(values: list[str] | None) -> str | None:
     return _names_json(tuple(values)) if values else _EMPTY_ARRAY
 
 
-def span_row(span: RawSpan, canonical: Canonical, resource_json: str, scope_json: str) -> SpanRow:
-    """``resource_json``/``scope_json`` are serialized once per resource/scope by the caller.
-    What the span cost goes to ``span_costs`` (``collector/costing.py``)."""
+def span_row(
+    span: RawSpan,
+    canonical: Canonical,
+    resource_json: str,
+    scope_json: str,
+    cost: CostValues = NO_COST,
+) -> SpanRow:
+    """``resource_json``/``scope_json`` are serialized once per resource/scope by the caller;
+    ``cost``: the span's ``span_costs`` values (``collector/costing.py``), which the writer
+    stores in ``span_costs``."""
     c = canonical
+    # Unpacked by name: a starred item would build the tuple through a list.
+    counted, cost_usd, reported, computed, cost_source, price_key, details = cost
     service = span.resource.attributes.get("service.name")
     start, end = span.start_time_ns, span.end_time_ns
     return (
+        counted,
+        cost_usd,
+        reported,
+        computed,
+        cost_source,
+        price_key,
+        details,
         span.trace_id,
         span.span_id,
         span.parent_span_id,

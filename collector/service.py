@@ -45,12 +45,16 @@ def _warm_up() -> None:
 
     Also tunes the cyclic garbage collector: a batch allocates tens of thousands of
     acyclic dicts, lists and strings that reference counting frees; with the default
-    threshold the collector rescans them every 700 allocations for nothing.
+    threshold the collector rescans them every 700 allocations for nothing. The price
+    registry is loaded before the freeze: loaded at the first model call, its tables
+    (some 16,000 objects) were rescanned by every full collection (bench/RESULTS.md).
     """
     import gc
 
     import collector.pipeline  # noqa: F401
+    from store.pricing import registry
 
+    registry.load()
     gc.freeze()  # modules and tables loaded so far are never garbage
     gc.set_threshold(50_000, 20, 20)
 

@@ -8,6 +8,9 @@ and no per-row GIL hand-off slows the writer thread down. Measured on this proje
 payloads: 107,000 rows/s for the INSERT ... SELECT against 37,000 for executemany.
 On PostgreSQL rows travel as tuples and go through the driver's executemany.
 
+A span's cost (``collector/costing.py``) travels in its row, ahead of its columns; the
+writer copies the rows that have one into ``span_costs`` (``store/write.py``).
+
 Evaluation results the agent sent with its spans or logs (``collector/agent_scores.py``)
 travel beside the rows as :class:`AgentScore` records, on both databases: they are
 rare, so the writer inserts them through SQLAlchemy Core, in the same transaction. So
@@ -33,24 +36,38 @@ from store.models import LogRecord, Span, SpanCost
 # The schema name the writer's SQLite connections attach their batches under.
 BATCH_SCHEMA = "batch"
 
-SpanRow = tuple[Any, ...]
-"""A ``spans`` row: values in :data:`SPAN_COLUMNS` order."""
-
-# Every column but the row id and project_id (which the writer resolves from names).
+# Every spans column but the row id and project_id (which the writer resolves from names).
 SPAN_COLUMNS: tuple[str, ...] = tuple(
     column.name for column in Span.__table__.columns if column.name not in ("id", "project_id")
 )
 
-CostRow = tuple[Any, ...]
-"""A ``span_costs`` row: values in :data:`COST_COLUMNS` order."""
-
-# The span it belongs to (found by the writer: the row id is not known before), then the
-# ``span_costs`` values.
-COST_COLUMNS: tuple[str, ...] = (
-    "trace_id",
-    "span_id",
-    *(column.name for column in SpanCost.__table__.columns if column.name != "span_pk"),
+# The span's ``span_costs`` values (its row id is not known before the writer inserts it).
+COST_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in SpanCost.__table__.columns if column.name != "span_pk"
 )
+
+# A batch row carries its span's cost beside its columns: one row, one table and one
+# ``executemany`` per batch in the decode worker. A separate cost table cost 8.6k
+# instructions per span to pack, more than a third of what pricing added to a worker.
+# The cost comes first: the writer reads it from rows whose text runs onto overflow
+# pages, and a column after the text would be read through them (+3k instructions per
+# span in the writer, measured).
+ROW_COLUMNS: tuple[str, ...] = COST_COLUMNS + SPAN_COLUMNS
+if len(set(ROW_COLUMNS)) != len(ROW_COLUMNS):
+    raise RuntimeError(f"spans and span_costs share a column name: {ROW_COLUMNS}")
+
+SpanRow = tuple[Any, ...]
+"""A batch row: values in :data:`ROW_COLUMNS` order (a span's cost, then its columns)."""
+
+CostValues = tuple[Any, ...]
+"""A span's ``span_costs`` values, in :data:`COST_COLUMNS` order."""
+
+NO_COST: CostValues = (None,) * len(COST_COLUMNS)
+"""The cost values of a span that has nothing to say about cost: no ``span_costs`` row."""
+
+CostRow = tuple[Any, ...]
+"""A ``span_costs`` row on the tuple path: the span's trace_id and span_id (the writer
+finds its row id by them), then :data:`COST_COLUMNS` values."""
 
 LogRow = tuple[Any, ...]
 """A ``log_records`` row: values in :data:`LOG_COLUMNS` order."""
@@ -99,26 +116,22 @@ class LogBatch:
         return sum(len(rows) for _, rows in self.groups)
 
 
-def _rows_table(metadata: sa.MetaData, name: str, columns: tuple[str, ...]) -> sa.Table:
+def _rows_table(metadata: sa.MetaData) -> sa.Table:
     # BLOB columns have no type affinity in SQLite, so every value keeps the type it
     # was bound with: declared TEXT would turn 0.1 + 0.2 into '0.3' (15 digits) on the
-    # way through, and back into a different float in the spans table.
+    # way through, and back into a different float in the spans table. ``n`` is the
+    # rowid: rows go in project by project, so each project's rows are a range of it.
     return sa.Table(
-        name,
+        "rows",
         metadata,
-        sa.Column("project", sa.LargeBinary),
-        *(sa.Column(column, sa.LargeBinary) for column in columns),
+        sa.Column("n", sa.Integer, primary_key=True),
+        *(sa.Column(column, sa.LargeBinary) for column in ROW_COLUMNS),
     )
 
 
-# As the writer sees them (attached), and as the worker creates them (its "main").
-_batch_schema, _worker_schema = sa.MetaData(schema=BATCH_SCHEMA), sa.MetaData()
-batch_rows = _rows_table(_batch_schema, "rows", SPAN_COLUMNS)
-batch_costs = _rows_table(_batch_schema, "costs", COST_COLUMNS)
-_worker_tables = (
-    _rows_table(_worker_schema, "rows", SPAN_COLUMNS),
-    _rows_table(_worker_schema, "costs", COST_COLUMNS),
-)
+# As the writer sees it (attached), and as the worker creates it (its "main").
+batch_rows = _rows_table(sa.MetaData(schema=BATCH_SCHEMA))
+_worker_rows = _rows_table(sa.MetaData())
 
 
 # CPython's sqlite3 looks every None up through the adapter protocol, failing two
@@ -132,10 +145,12 @@ sqlite3.register_adapter(type(None), _bind_none)
 
 @dataclass(slots=True)
 class SpanBatch:
-    """The rows of one request: ``sqlite`` bytes, or ``groups`` of (project, rows) and
-    ``costs`` of (project, cost rows)."""
+    """The rows of one request: ``sqlite`` bytes, or ``groups`` of (project, span rows:
+    :data:`SPAN_COLUMNS` values) and ``costs`` of (project, :data:`CostRow`)."""
 
     trace_ids: dict[str, set[str]] = field(default_factory=dict)
+    # Each project's rows in ``sqlite``: (first, last) of the table's ``n``.
+    extents: dict[str, tuple[int, int]] = field(default_factory=dict)
     groups: list[tuple[str, Sequence[SpanRow]]] = field(default_factory=list)
     costs: list[tuple[str, Sequence[CostRow]]] = field(default_factory=list)
     sqlite: bytes | None = None
@@ -145,44 +160,63 @@ class SpanBatch:
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-_trace_id = itemgetter(SPAN_COLUMNS.index("trace_id"))
+_TRACE_ID = ROW_COLUMNS.index("trace_id")
+_trace_id = itemgetter(_TRACE_ID)
+_SPAN_ID = ROW_COLUMNS.index("span_id")
+_COSTS_END = len(COST_COLUMNS)
+_COST_SOURCE = ROW_COLUMNS.index("cost_source")
 
 
 def make_batch(
     groups: Sequence[tuple[str, Sequence[SpanRow]]],
-    costs: Sequence[tuple[str, Sequence[CostRow]]] = (),
     *,
     sqlite: bool,
     scores: ScoreGroups | None = None,
     prices: dict[str, dict[str, Any]] | None = None,
 ) -> SpanBatch:
     """Package rows for the writer; ``sqlite`` packs them as a serialized database."""
+    if len({project for project, _ in groups}) < len(groups):  # a project named twice
+        merged: dict[str, list[SpanRow]] = {}
+        for project, rows in groups:
+            merged.setdefault(project, []).extend(rows)
+        groups = list(merged.items())
     batch = SpanBatch(
         size=sum(len(rows) for _, rows in groups), scores=scores or [], prices=prices or {}
     )
     for project, rows in groups:
         batch.trace_ids.setdefault(project, set()).update(map(_trace_id, rows))
     if not sqlite:
-        batch.groups = list(groups)
-        batch.costs = list(costs)
+        _split_costs(batch, groups)
         return batch
     _keep_freed_memory()
     connection = sqlite3.connect(":memory:")
     try:
-        # Every table created before any row goes in: each table's root page is then the
-        # same in every batch, as the writer's cached statements over them expect (a
-        # table created after another's rows would start on a page that varies).
-        for table in _worker_tables:
-            connection.execute(_create_sql(table))
-        for table, content in zip(_worker_tables, (groups, costs), strict=True):
-            connection.executemany(
-                _insert_sql(table), [(project, *row) for project, rows in content for row in rows]
-            )
+        connection.execute(_create_sql(_worker_rows))
+        last = 0
+        for project, rows in groups:
+            if rows:
+                connection.executemany(_insert_sql(_worker_rows), rows)
+                batch.extents[project] = (last + 1, last + len(rows))
+                last += len(rows)
         connection.commit()
         batch.sqlite = connection.serialize()
     finally:
         connection.close()
     return batch
+
+
+def _split_costs(batch: SpanBatch, groups: Sequence[tuple[str, Sequence[SpanRow]]]) -> None:
+    """The tuple path (PostgreSQL): span rows apart from cost rows, as the writer binds
+    them; done here, in the decode worker, rather than in the writer's thread."""
+    for project, rows in groups:
+        batch.groups.append((project, [row[_COSTS_END:] for row in rows]))
+        costs = [
+            (row[_TRACE_ID], row[_SPAN_ID], *row[:_COSTS_END])
+            for row in rows
+            if row[_COST_SOURCE] is not None
+        ]
+        if costs:
+            batch.costs.append((project, costs))
 
 
 # Packing a batch allocates ~1.4 MB of SQLite pages and two ~1.3 MB buffers (the
@@ -214,14 +248,20 @@ def _create_sql(table: sa.Table) -> str:
 
 @cache
 def _insert_sql(table: sa.Table) -> str:
-    return f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.columns))})"
+    """Every column but ``n``, which SQLite numbers 1, 2, ... in a new table."""
+    names = [column.name for column in table.columns if column.name != "n"]
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
-def copy_from_batch(table: sa.Table) -> sa.Select[Any]:
-    """One project's rows of an attached batch table (``batch_rows`` or ``batch_costs``),
-    its id given: bound parameters ``project_id`` and ``project``. The writer knows the
-    ids already; a join on project names would look one up per row."""
-    return sa.select(
-        sa.bindparam("project_id", type_=sa.Integer),
-        *(column for column in table.c if column.name != "project"),
-    ).where(table.c.project == sa.bindparam("project", type_=sa.String))
+def copy_from_batch(columns: Sequence[str], *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """One project's rows of the attached batch, in order, ``columns`` of them after its
+    id: bound parameters ``project_id`` and ``first``, ``last`` (its extent). The writer
+    knows the ids already; a join on project names would look one up per row."""
+    n = batch_rows.c.n
+    return (
+        sa.select(
+            sa.bindparam("project_id", type_=sa.Integer), *(batch_rows.c[name] for name in columns)
+        )
+        .where(n.between(sa.bindparam("first"), sa.bindparam("last")), *where)
+        .order_by(n)
+    )

@@ -17,12 +17,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session
 
 import migrations
-from collector.costing import cost_row, span_cost
+from collector.costing import cost_values, span_cost
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from store.analytics import compare, figures, overview, tools
-from store.batch import CostRow, SpanRow, make_batch
+from store.batch import SpanRow, make_batch
 from store.engine import create_engine
 from store.models import Base, Project, Span, Trace
 from store.queries import SortKey, TraceFilter, filter_choices, filter_conditions, traces_query
@@ -115,7 +115,6 @@ def load_realistic_store(engine: sa.Engine, traces: int = 3000) -> None:
     """Enough rows, spread like production, for the planners' choices to mean something."""
     rng = random.Random(3)
     groups: dict[str, list[SpanRow]] = {}
-    costs: dict[str, list[CostRow]] = {}
     for i in range(traces):
         resource = Resource({"service.name": f"svc-{i % 5}"})
         trace_id = f"{i:032x}"
@@ -142,13 +141,11 @@ def load_realistic_store(engine: sa.Engine, traces: int = 3000) -> None:
                 session_id=f"s-{rng.randrange(600)}",
                 status=Status.ERROR if rng.random() < 0.1 else Status.OK,
             )
-            groups.setdefault(f"p{i % 4}", []).append(span_row(raw, canonical, "{}", "{}"))
-            cost = cost_row(raw, canonical, span_cost(canonical, raw.start_time_ns, {}))
-            if cost is not None:
-                costs.setdefault(f"p{i % 4}", []).append(cost)
+            cost = cost_values(canonical, span_cost(canonical, raw.start_time_ns, {}))
+            groups.setdefault(f"p{i % 4}", []).append(span_row(raw, canonical, "{}", "{}", cost))
     with engine.begin() as connection:
         sqlite = engine.dialect.name == "sqlite"
-        batch = make_batch(list(groups.items()), list(costs.items()), sqlite=sqlite)
+        batch = make_batch(list(groups.items()), sqlite=sqlite)
         write_spans(connection, [batch])
         connection.exec_driver_sql("ANALYZE")
 

@@ -64,6 +64,12 @@ _STAMP = re.compile(
 _NAMESPACE_END = ("/", ".", ":")
 
 
+def load() -> None:
+    """Load the registry's tables now rather than at the first model call: a decode
+    worker does so before it freezes its heap (``collector/service.py``)."""
+    data_snapshot.get_snapshot()
+
+
 def registry_price(provider: str | None, model: str, when: datetime) -> Price | None:
     """The registry's price of ``model`` at ``when``, or None when it has none we trust."""
     found = _find(PROVIDERS.get(provider or ""), model.strip().lower())
