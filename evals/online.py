@@ -53,8 +53,10 @@ def window(
     selection = replace(
         base, start_after_ns=since, start_before_ns=until, sample_rate=suite.online.sample_rate
     )
-    # An empty window (nothing settled yet) keeps the mark where it was.
-    return Window(selection, max(until, scored_until_ns or until))
+    # An empty window (nothing settled since its start yet) leaves the mark at its start,
+    # never before it: a first run within ``settle`` of the suite's saving would else
+    # move the mark back over traffic from before the suite.
+    return Window(selection, until if since is None else max(until, since - 1))
 
 
 @dataclass(frozen=True, slots=True)

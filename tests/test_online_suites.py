@@ -134,3 +134,15 @@ def test_a_settle_too_long_to_count_is_refused_as_a_suite_error() -> None:
 def test_versions_sort_as_numbers_and_odd_digits_as_text() -> None:
     ordered = sorted(["1.10", "1.9", "1.\u00b2", "1.2-rc"], key=version_key)
     assert ordered == ["1.2-rc", "1.9", "1.10", "1.\u00b2"]
+
+
+def test_an_empty_first_window_never_moves_the_mark_back() -> None:
+    suite = load_suite(
+        "name: e\nschedule: '* * * * *'\nonline: {settle: 2m}\nevaluators: [loops]\n"
+    )
+    saved = 10**18
+    # The first run comes seconds after the suite was saved: nothing has settled yet.
+    early = online.window(suite, None, saved + 5 * 10**9, first_from_ns=saved)
+    assert early is not None and early.until_ns == saved - 1
+    later = online.window(suite, early.until_ns, saved + 10 * 60 * 10**9)
+    assert later is not None and later.selection.start_after_ns == saved
