@@ -1,0 +1,97 @@
+"""The small derived reports as CSV, built with pandas: an eval run's summary, a
+comparison of two cohorts, a drift report.
+
+Each is a few dozen rows computed from figures the pages already hold, so a DataFrame
+is the plain way to give it fixed columns; the frame then goes through the one writer
+(``csv_writer``) like every long export, cells neutralised on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+from store.models import EvalRun
+from web import evals_view
+from web.compare_view import Comparison, MixLine
+from web.exports.csv_writer import csv_chunks, safe_rows
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "run_id", "suite", "project", "status", "evaluator", "metric", "passed", "failed",
+    "not_applicable", "pass_rate", "mean", "p50", "p95", "values", "thresholds_set",
+    "thresholds_held",
+)  # fmt: skip
+COMPARE_COLUMNS: tuple[str, ...] = (
+    "section", "name", "unit", "a", "b", "delta", "relative_change", "verdict",
+)  # fmt: skip
+DRIFT_COLUMNS: tuple[str, ...] = (
+    "metric", "label", "kind", "unit", "baseline_label", "current_label", "baseline_n",
+    "current_n", "baseline_mean", "current_mean", "baseline_median", "current_median",
+    "baseline_p95", "current_p95", "statistic", "p_value", "psi", "effect_size",
+    "median_shift", "divergence", "verdict", "reason",
+)  # fmt: skip
+
+
+def frame_csv(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[bytes]:
+    """The frame's ``columns``, in that order, through the one writer (NaN as empty)."""
+    ordered = frame.reindex(columns=list(columns)).astype(object)
+    ordered = ordered.where(ordered.notna(), None)
+    return csv_chunks(columns, safe_rows(ordered.itertuples(index=False, name=None)))
+
+
+def run_summary_frame(run: EvalRun, suite: str, project: str) -> pd.DataFrame:
+    """One row per evaluator of the run (the suite's order), with its threshold count."""
+    checks = pd.DataFrame(evals_view.threshold_checks(run), columns=["evaluator", "held"])
+    held = checks.groupby("evaluator")["held"].agg(["count", "sum"])
+    figures = evals_view.evaluator_figures(run)
+    frame = pd.DataFrame.from_records(
+        [{"evaluator": name, **fig} for name, fig in figures.items()],
+        columns=["evaluator", *SUMMARY_COLUMNS[5:14]],
+    )
+    frame = frame.join(held, on="evaluator")
+    frame["thresholds_set"] = frame["count"].fillna(0).astype(int)
+    frame["thresholds_held"] = frame["sum"].fillna(0).astype(int)
+    return frame.assign(run_id=run.id, suite=suite, project=project, status=run.status)
+
+
+def compare_frame(result: Comparison) -> pd.DataFrame:
+    """The compare page's tables stacked: its metrics, then tool and model shares of
+    calls (B minus A), each row named by its section."""
+    metrics = pd.DataFrame.from_records(
+        [
+            {
+                "section": "metric",
+                "name": m.label,
+                "unit": m.unit,
+                "a": m.a,
+                "b": m.b,
+                "delta": m.delta,
+                "relative_change": m.relative,
+                "verdict": m.verdict,
+            }
+            for m in result.metrics
+        ]
+    )
+    mixes = [_mix_frame("tool", result.tools), _mix_frame("model", result.models)]
+    return pd.concat([metrics, *mixes], ignore_index=True)
+
+
+def _mix_frame(section: str, lines: list[MixLine]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(
+        [{"name": line.name, "a": line.a_share, "b": line.b_share} for line in lines],
+        columns=["name", "a", "b"],
+    )
+    frame["delta"] = frame["b"] - frame["a"]
+    return frame.assign(section=section, unit="share of calls")
+
+
+def drift_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per metric tested: both cohorts' n (and mean, median, p95 for numbers),
+    the test's figures and the verdict."""
+    flat = pd.json_normalize(report["metrics"], sep="_")
+    flat = flat.rename(columns={"name": "metric"})
+    flat["baseline_label"] = report["baseline"]["label"]
+    flat["current_label"] = report["current"]["label"]
+    return flat
