@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from store.exports import iter_trace_rows
+from store.models import Trace
 from store.queries import SortKey, TraceFilter, list_traces
 from tests.demo_data import Loaded, load_demo
 from tests.otlp import Ids, SpanSpec, post, request
@@ -166,7 +167,12 @@ def test_chunks_join_without_gaps_or_repeats(server: Server, demo: Loaded) -> No
             chunked = [
                 row.trace_id
                 for row in iter_trace_rows(
-                    server.engine, selection, sort=sort, descending=descending, chunk=7
+                    server.engine,
+                    selection,
+                    [Trace.trace_id],
+                    sort=sort,
+                    descending=descending,
+                    chunk=7,
                 )
             ]
             with Session(server.engine) as session:

@@ -3,18 +3,26 @@ results page (evaluator, then as written)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from store.exports import iter_run_scores
-from web.exports.csv_writer import cell, csv_chunks, text_cell
+from store.models import Score, Trace
+from web.exports.csv_writer import line_chunks, number, quoted
 
 COLUMNS: tuple[str, ...] = (
     "run_id", "project", "trace_id", "span_id", "evaluator", "metric", "value", "label",
     "passed", "explanation", "source", "created_at", "trace_name", "trace_status",
 )  # fmt: skip
+SELECTED = (
+    Score.run_id, Score.trace_id, Score.span_id, Score.evaluator, Score.metric, Score.value,
+    Score.label, Score.passed, Score.explanation, Score.source, Score.created_at, Trace.name,
+    Trace.status,
+)  # fmt: skip
+_PASSED = {True: "true", False: "false", None: ""}
 
 
 def score_csv(
@@ -25,19 +33,22 @@ def score_csv(
     evaluator: str | None = None,
     failed_only: bool = False,
 ) -> Iterator[bytes]:
-    rows = iter_run_scores(engine, run_id, evaluator=evaluator, failed_only=failed_only)
-    return csv_chunks(COLUMNS, _cells(rows, project))
+    rows = iter_run_scores(engine, run_id, SELECTED, evaluator=evaluator, failed_only=failed_only)
+    return line_chunks(COLUMNS, _lines(rows, quoted(project)))
 
 
-def _cells(rows: Iterator[sa.Row[Any]], project: str) -> Iterator[list[Any]]:
-    t = text_cell
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _lines(rows: Iterable[sa.Row[Any]], project: str) -> Iterator[str]:
+    """One line per row in :data:`COLUMNS` order (see ``web.exports.traces._lines``)."""
+    q = quoted
     for row in rows:
-        s = row._mapping
-        created = s["created_at"]
-        yield [
-            s["run_id"], t(project), s["trace_id"], s["span_id"], t(s["evaluator"]),
-            t(s["metric"]), s["value"], t(s["label"]), cell(s["passed"]),
-            t(s["explanation"]), s["source"],
-            created.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            t(s["trace_name"]), s["trace_status"],
-        ]  # fmt: skip
+        (run_id, trace_id, span_id, evaluator, metric, value, label, passed, explanation,
+         source, created_at, trace_name, trace_status) = row[:13]  # fmt: skip
+        yield (
+            f"{run_id},{project},{trace_id},{span_id or ''},{q(evaluator)},{q(metric)},"
+            f"{number(value)},{q(label)},{_PASSED[passed]},{q(explanation)},{source},"
+            f"{_iso(created_at)},{q(trace_name)},{trace_status or ''}"
+        )

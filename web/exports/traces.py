@@ -9,62 +9,46 @@ from typing import Any
 import sqlalchemy as sa
 
 from store.exports import iter_trace_rows
-from web.exports.csv_writer import csv_chunks, text_cell
+from store.models import Project, Trace
+from web.exports.csv_writer import iso, line_chunks, number, quoted
 from web.filters import TraceSelection
 from web.schemas import TraceOut
-from web.serialize import iso_time
 
 COLUMNS: tuple[str, ...] = tuple(TraceOut.model_fields)
-
-
-def trace_cells(row: sa.Row[Any]) -> list[Any]:
-    """One trace row as the cells of :data:`COLUMNS` (``web.serialize.trace_json``'s
-    values, without building the dict: this runs 100,000 times a second)."""
-    t = row._mapping
-    escalated = t["escalated"]
-    return [
-        t["trace_id"],
-        text_cell(t["project"]),
-        text_cell(t["service_name"]),
-        text_cell(t["name"]),
-        text_cell(t["agent_name"]),
-        text_cell(t["agent_version"]),
-        text_cell(t["session_id"]),
-        text_cell(t["user_id"]),
-        text_cell(t["environment"]),
-        t["root_span_id"],
-        iso_time(t["start_time_ns"]),
-        iso_time(t["end_time_ns"]),
-        t["start_time_ns"],
-        t["end_time_ns"],
-        t["duration_ns"] / 1e6,
-        t["status"],
-        t["outcome"],
-        t["error_count"],
-        t["span_count"],
-        t["llm_call_count"],
-        t["tool_call_count"],
-        t["input_tokens"],
-        t["output_tokens"],
-        t["reasoning_tokens"],
-        t["cache_read_tokens"],
-        t["cache_write_tokens"],
-        t["cost_usd"],
-        t["unpriced_count"],
-        "true" if escalated else "false",
-        text_cell(t["input"]),
-        text_cell(t["output"]),
-    ]
+SELECTED = (
+    Trace.trace_id, Project.name, Trace.service_name, Trace.name, Trace.agent_name,
+    Trace.agent_version, Trace.session_id, Trace.user_id, Trace.environment,
+    Trace.root_span_id, Trace.start_time_ns, Trace.end_time_ns, Trace.duration_ns,
+    Trace.status, Trace.outcome, Trace.error_count, Trace.span_count, Trace.llm_call_count,
+    Trace.tool_call_count, Trace.input_tokens, Trace.output_tokens, Trace.reasoning_tokens,
+    Trace.cache_read_tokens, Trace.cache_write_tokens, Trace.cost_usd, Trace.unpriced_count,
+    Trace.escalated, Trace.input, Trace.output,
+)  # fmt: skip
 
 
 def trace_csv(engine: sa.Engine, selection: TraceSelection) -> Iterator[bytes]:
     """Every trace of the selection, in the order of ``/api/traces``, as CSV chunks."""
     rows = iter_trace_rows(
-        engine, selection.filter, sort=selection.sort, descending=selection.descending
+        engine, selection.filter, SELECTED, sort=selection.sort, descending=selection.descending
     )
-    return csv_chunks(COLUMNS, _cells(rows))
+    return line_chunks(COLUMNS, _lines(rows))
 
 
-def _cells(rows: Iterable[sa.Row[Any]]) -> Iterator[list[Any]]:
+def _lines(rows: Iterable[sa.Row[Any]]) -> Iterator[str]:
+    """One line per row, in :data:`COLUMNS` order, written out by hand: this runs
+    100,000 times a second, where a loop over cells would cost as much as the query.
+    Ids, statuses and integers are ours and never need quoting; text is quoted."""
+    q = quoted
     for row in rows:
-        yield trace_cells(row)
+        (trace_id, project, service, name, agent, version, session, user, environment, root,
+         start, end, duration, status, outcome, errors, spans, llm_calls, tool_calls, tokens_in,
+         tokens_out, reasoning, cache_read, cache_write, cost, unpriced, escalated, input_,
+         output) = row[:29]  # fmt: skip
+        yield (
+            f"{trace_id},{q(project)},{q(service)},{q(name)},{q(agent)},{q(version)},"
+            f"{q(session)},{q(user)},{q(environment)},{root or ''},{iso(start)},{iso(end)},"
+            f"{start},{end},{duration / 1e6!r},{status},{outcome or ''},{errors},{spans},"
+            f"{llm_calls},{tool_calls},{tokens_in},{tokens_out},{reasoning},{cache_read},"
+            f"{cache_write},{number(cost)},{unpriced},{'true' if escalated else 'false'},"
+            f"{q(input_)},{q(output)}"
+        )
