@@ -67,8 +67,22 @@ def iter_span_rows(
     engine: sa.Engine, f: SpanFilter, columns: Columns, *, chunk: int = EXPORT_CHUNK
 ) -> Iterator[sa.Row[Any]]:
     """Every selected span in the order stored (by row id): rows of ``columns`` (of
-    ``Span``, ``Project`` and ``SpanCost``), then ``id``. Keyset on the primary key,
-    so each chunk is a range seek."""
+    ``Span`` and ``SpanCost``, or subqueries), then ``id``."""
+    query = span_rows_query(f, columns, chunk)
+    after = 0
+    while True:
+        with engine.connect() as connection:
+            rows = connection.execute(query.where(Span.id > after)).all()
+        yield from rows
+        if len(rows) < chunk:
+            return
+        after = rows[-1].id
+
+
+def span_rows_query(f: SpanFilter, columns: Columns, chunk: int) -> sa.Select[Any]:
+    """One chunk of :func:`iter_span_rows`, before its ``id >`` bound: keyset on the
+    primary key, so each chunk is a range seek, never a sort of the selection
+    (``tests/test_schema.py`` checks the plan)."""
     conditions: list[sa.ColumnElement[bool]] = []
     if f.project is not None:
         project_id = sa.select(Project.id).where(Project.name == f.project).scalar_subquery()
@@ -83,23 +97,14 @@ def iter_span_rows(
         conditions.append(Span.start_time_ns >= f.start_after_ns)
     if f.start_before_ns is not None:
         conditions.append(Span.start_time_ns <= f.start_before_ns)
-    query = (
+    return (
         sa.select(*columns, Span.id)
         .select_from(Span)
-        .join(Project, Project.id == Span.project_id)
         .outerjoin(SpanCost, cost_of_span(Span))
         .where(*conditions)
         .order_by(Span.id)
         .limit(chunk)
     )
-    after = 0
-    while True:
-        with engine.connect() as connection:
-            rows = connection.execute(query.where(Span.id > after)).all()
-        yield from rows
-        if len(rows) < chunk:
-            return
-        after = rows[-1].id
 
 
 def iter_run_scores(
