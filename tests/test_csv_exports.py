@@ -15,13 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from store.exports import SpanFilter, iter_run_scores, iter_span_rows
 from store.models import Score, Span
+from store.projects import project_id
+from store.sessions import list_sessions
 from tests.csv_files import all_scores, download, header, run_suite, table
 from tests.demo_data import Loaded, load_demo
 from tests.server import Server
-from web.exports import reports, scores, spans, traces
+from web.exports import reports, scores, sessions, spans, traces
+from web.serialize import iso_time
 
 PROJECT = "csv-exports"
 SUITE = f"""\
@@ -112,6 +116,21 @@ def test_span_chunks_join_without_gaps_or_repeats(server: Server, demo: Loaded) 
         (r.trace_id, r.span_id) for r in iter_span_rows(server.engine, selection, ids, chunk=7)
     ]
     assert small == whole and len(set(whole)) == len(whole) == server.count(Span, PROJECT)
+
+
+def test_the_sessions_csv_is_every_page_of_the_table(server: Server, demo: Loaded) -> None:
+    content = download(server, "/sessions.csv", project=PROJECT).content
+    assert header(content) == list(sessions.COLUMNS)
+    rows = table(content)
+    with Session(server.engine) as session:
+        pid = project_id(session.connection(), PROJECT)
+        assert pid is not None
+        wanted = list_sessions(session, pid, limit=1000).sessions
+    assert len(wanted) > 3
+    assert [row["session_id"] for row in rows] == [s.session_id for s in wanted]
+    for row, summary in zip(rows, wanted, strict=True):
+        assert int(row["trace_count"]) == summary.trace_count
+        assert row["last_start_time"] == iso_time(summary.last_start_ns)
 
 
 # --- Eval runs ------------------------------------------------------------------------
@@ -237,6 +256,8 @@ def test_the_drift_csv_is_the_report(server: Server, demo: Loaded) -> None:
         ("/compare.csv", {**VERSIONS, "c.agent": "x"}, 400, "c.agent: not a comparison"),
         ("/compare.csv", {"project": "nowhere", "a.agent": "x"}, 404, "no project named"),
         ("/api/drift.csv", {"agent": "support"}, 422, "project"),
+        ("/sessions.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
+        ("/sessions.csv", {}, 400, "project"),  # a page: its errors are 400 pages
         ("/api/drift.csv", {"project": "nowhere", "agent": "x"}, 400, "no project named"),
     ],
 )
@@ -322,5 +343,5 @@ def test_the_cli_says_when_there_is_no_database(tmp_path: Path) -> None:
 def test_every_export_has_its_columns_documented() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for columns in (traces.COLUMNS, spans.COLUMNS, scores.COLUMNS, reports.SUMMARY_COLUMNS,
-                    reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS):  # fmt: skip
+                    reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS):  # fmt: skip
         assert ", ".join(f"`{column}`" for column in columns) in readme
