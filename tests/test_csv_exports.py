@@ -202,6 +202,21 @@ def test_the_summary_csv_is_the_runs_figures(server: Server, run: dict[str, Any]
     assert next(r for r in rows if r["evaluator"] == "tool_policy")["thresholds_set"] == "0"
 
 
+def test_a_suites_runs_and_the_suites(server: Server, run: dict[str, Any]) -> None:
+    content = download(server, f"/api/suites/{run['suite_id']}/runs.csv").content
+    assert header(content) == list(reports.RUNS_COLUMNS)
+    rows = [row for row in table(content) if row["run_id"] == str(run["id"])]
+    assert [row["evaluator"] for row in rows] == list(run["evaluators"])
+    for row in rows:
+        rate = run["evaluators"][row["evaluator"]]["pass_rate"]
+        assert (row["pass_rate"] == "") if rate is None else float(row["pass_rate"]) == rate
+        assert (row["suite"], row["status"]) == ("csv-report", run["status"])
+        assert ISO.match(row["started_at"]) and ISO.match(row["finished_at"])
+    suites = table(download(server, "/api/suites.csv", project=PROJECT).content)
+    assert [(row["name"], row["project"]) for row in suites] == [("csv-report", PROJECT)]
+    assert suites[0]["last_run_id"] == str(run["id"]) and suites[0]["enabled"] == "true"
+
+
 # --- Reports --------------------------------------------------------------------------
 
 
@@ -256,6 +271,8 @@ def test_the_drift_csv_is_the_report(server: Server, demo: Loaded) -> None:
         ("/compare.csv", {**VERSIONS, "c.agent": "x"}, 400, "c.agent: not a comparison"),
         ("/compare.csv", {"project": "nowhere", "a.agent": "x"}, 404, "no project named"),
         ("/api/drift.csv", {"agent": "support"}, 422, "project"),
+        ("/api/suites/987654321/runs.csv", {}, 404, "no eval suite 987654321"),
+        ("/api/suites.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
         ("/sessions.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
         ("/sessions.csv", {}, 400, "project"),  # a page: its errors are 400 pages
         ("/api/drift.csv", {"project": "nowhere", "agent": "x"}, 400, "no project named"),
@@ -343,5 +360,6 @@ def test_the_cli_says_when_there_is_no_database(tmp_path: Path) -> None:
 def test_every_export_has_its_columns_documented() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for columns in (traces.COLUMNS, spans.COLUMNS, scores.COLUMNS, reports.SUMMARY_COLUMNS,
-                    reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS):  # fmt: skip
+                    reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS,
+                    reports.RUNS_COLUMNS, reports.SUITES_COLUMNS):  # fmt: skip
         assert ", ".join(f"`{column}`" for column in columns) in readme

@@ -4,6 +4,8 @@ GET /api/traces.csv                  every trace ``/api/traces`` selects (same f
 GET /api/spans.csv                   spans by project, trace, kind, model, start time
 GET /api/eval-runs/{id}/scores.csv   a run's scores (evaluator=, failed=true)
 GET /api/eval-runs/{id}/summary.csv  a run's figures per evaluator (pandas-built, small)
+GET /api/suites/{id}/runs.csv        a suite's runs, a row per run and evaluator (pandas)
+GET /api/suites.csv?project=         the suites of the evals page (pandas)
 
 Parameters are checked before the first byte is sent, so a bad one is a 4xx: once
 streaming, a status cannot change. Rows are read in keyset chunks (``store.exports``)
@@ -22,9 +24,18 @@ from starlette.responses import StreamingResponse
 
 from store import eval_reads
 from store.exports import SpanFilter
+from store.projects import project_id
 from store.vocabulary import SpanKind
 from web.exports.csv_writer import filename
-from web.exports.reports import SUMMARY_COLUMNS, frame_csv, run_summary_frame
+from web.exports.reports import (
+    RUNS_COLUMNS,
+    SUITES_COLUMNS,
+    SUMMARY_COLUMNS,
+    frame_csv,
+    run_summary_frame,
+    runs_frame,
+    suites_frame,
+)
 from web.exports.response import CSV_RESPONSES, csv_response
 from web.exports.scores import score_csv
 from web.exports.spans import span_csv
@@ -121,6 +132,42 @@ def api_run_summary_csv(request: Request, run_id: RowId) -> StreamingResponse:
         record = _found_run(session, run_id)
     frame = run_summary_frame(record.run, record.suite_name, record.project)
     return csv_response(frame_csv(frame, SUMMARY_COLUMNS), filename("summary", f"run-{run_id}"))
+
+
+@router.get(
+    "/api/suites/{suite_id}/runs.csv", response_class=StreamingResponse, responses=CSV_RESPONSES
+)
+def api_suite_runs_csv(request: Request, suite_id: RowId) -> StreamingResponse:
+    """Every run of the suite, newest first, as its page's runs table shows them."""
+    with Session(request.state.engine) as session:
+        record = eval_reads.get_suite(session, suite_id)
+        if record is None:
+            raise HTTPException(404, f"no eval suite {suite_id}")
+        runs, cursor = [], None
+        while True:
+            page = eval_reads.suite_runs(session, suite_id, limit=1000, cursor=cursor)
+            runs += page.runs
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    frame = runs_frame(suite_id, record.suite.name, runs)
+    return csv_response(frame_csv(frame, RUNS_COLUMNS), filename("runs", f"suite-{suite_id}"))
+
+
+@router.get("/api/suites.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
+def api_suites_csv(
+    request: Request,
+    project: str | None = Query(None, max_length=200, description="Omit for every project."),
+) -> StreamingResponse:
+    """The suites with their latest run, as the evals page lists them."""
+    with Session(request.state.engine) as session:
+        found = None
+        if project is not None:
+            found = project_id(session.connection(), project)
+            if found is None:
+                raise HTTPException(404, f"no project named {project!r}")
+        frame = suites_frame(eval_reads.list_suites(session, found))
+    return csv_response(frame_csv(frame, SUITES_COLUMNS), filename("suites", project))
 
 
 def _found_run(session: Session, run_id: int) -> eval_reads.RunRecord:

@@ -1,5 +1,5 @@
 """The small derived reports as CSV, built with pandas: an eval run's summary, a
-comparison of two cohorts, a drift report.
+suite's runs, the suites, a comparison of two cohorts, a drift report.
 
 Each is a few dozen rows computed from figures the pages already hold, so a DataFrame
 is the plain way to give it fixed columns; the frame then goes through the one writer
@@ -9,10 +9,12 @@ is the plain way to give it fixed columns; the frame then goes through the one w
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from store.eval_reads import SuiteRecord
 from store.models import EvalRun
 from web import evals_view
 from web.compare_view import Comparison, MixLine
@@ -25,6 +27,14 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 COMPARE_COLUMNS: tuple[str, ...] = (
     "section", "name", "unit", "a", "b", "delta", "relative_change", "verdict",
+)  # fmt: skip
+RUNS_COLUMNS: tuple[str, ...] = (
+    "suite_id", "suite", "run_id", "status", "started_at", "finished_at", "duration_s",
+    "selection_size", "thresholds_held", "thresholds_total", "evaluator", "pass_rate",
+)  # fmt: skip
+SUITES_COLUMNS: tuple[str, ...] = (
+    "suite_id", "project", "name", "schedule", "enabled", "next_run_at", "run_count",
+    "last_run_id", "last_run_status", "last_run_started_at", "created_at", "updated_at",
 )  # fmt: skip
 DRIFT_COLUMNS: tuple[str, ...] = (
     "metric", "label", "kind", "unit", "baseline_label", "current_label", "baseline_n",
@@ -54,6 +64,48 @@ def run_summary_frame(run: EvalRun, suite: str, project: str) -> pd.DataFrame:
     frame["thresholds_set"] = frame["count"].fillna(0).astype(int)
     frame["thresholds_held"] = frame["sum"].fillna(0).astype(int)
     return frame.assign(run_id=run.id, suite=suite, project=project, status=run.status)
+
+
+def runs_frame(suite_id: int, suite: str, runs: list[EvalRun]) -> pd.DataFrame:
+    """A suite's runs table in long form: one row per run and evaluator (its pass rate),
+    so the columns stay the same whichever evaluators the suite had; a run without
+    figures (running, or failed to finish) is one row with no evaluator."""
+    records = []
+    for run in runs:
+        held, total = evals_view.thresholds_held(run)
+        head = {
+            "suite_id": suite_id, "suite": suite, "run_id": run.id, "status": run.status,
+            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+            "duration_s": evals_view.duration_s(run), "selection_size": run.selection_size,
+            "thresholds_held": held, "thresholds_total": total,
+        }  # fmt: skip
+        rates = evals_view.pass_rates(run) or {None: None}
+        records += [{**head, "evaluator": name, "pass_rate": rate} for name, rate in rates.items()]
+    return pd.DataFrame.from_records(records, columns=list(RUNS_COLUMNS))
+
+
+def suites_frame(records: list[SuiteRecord]) -> pd.DataFrame:
+    """The evals page's suites table, one row per suite."""
+    return pd.DataFrame.from_records([_suite_row(r) for r in records], columns=list(SUITES_COLUMNS))
+
+
+def _suite_row(r: SuiteRecord) -> dict[str, Any]:
+    last = r.last_run
+    return {
+        "suite_id": r.suite.id, "project": r.project, "name": r.suite.name,
+        "schedule": r.suite.schedule, "enabled": r.suite.enabled,
+        "next_run_at": _iso(r.suite.next_run_at) if r.suite.enabled else None,
+        "run_count": r.run_count, "last_run_id": last.id if last else None,
+        "last_run_status": last.status if last else None,
+        "last_run_started_at": _iso(last.started_at) if last else None,
+        "created_at": _iso(r.suite.created_at), "updated_at": _iso(r.suite.updated_at),
+    }  # fmt: skip
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def compare_frame(result: Comparison) -> pd.DataFrame:
