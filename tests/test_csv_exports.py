@@ -24,6 +24,7 @@ from store.sessions import list_sessions
 from tests.csv_files import all_scores, download, header, run_suite, table
 from tests.demo_data import Loaded, load_demo
 from tests.server import Server
+from tests.test_page_overview import Tables
 from web.exports import reports, scores, sessions, spans, traces
 from web.serialize import iso_time
 
@@ -236,6 +237,25 @@ def test_the_compare_csv_is_the_pages_tables(server: Server, demo: Loaded) -> No
     assert {row["section"] for row in rows} == {"metric", "tool", "model"}
 
 
+def test_the_overview_tables_export_as_the_page_shows_them(server: Server, demo: Loaded) -> None:
+    window = {"project": PROJECT, "window": "7d"}
+    page = httpx.get(f"{server.url}/", params=window, timeout=30).text
+    groups = table(download(server, "/overview.csv", table="groups", **window).content)
+    shown = [row.attributes.get("data-agent") for row in Tables(page).of("group")]
+    assert [row["agent"] or None for row in groups] == shown
+    assert sum(int(row["traces"]) for row in groups) == len(demo.summary.traces)
+    for name in ("expensive", "slowest"):
+        content = download(server, "/overview.csv", table=name, **window).content
+        assert header(content) == list(reports.OVERVIEW_COLUMNS[name])
+        rows = table(content)
+        assert 0 < len(rows) <= 10 and all(ISO.match(row["start_time"]) for row in rows)
+        key = "cost_usd" if name == "expensive" else "duration_ms"
+        values = [float(row[key]) for row in rows]
+        assert values == sorted(values, reverse=True)
+    tools = table(download(server, "/overview.csv", table="tools", **window).content)
+    assert [row["tool"] for row in tools] == [row.cells[0] for row in Tables(page).of("tool")]
+
+
 def test_the_drift_csv_is_the_report(server: Server, demo: Loaded) -> None:
     params = {"project": PROJECT, "agent": "support", "version": "1.5", "baseline_version": "1.4",
               "min_n": "5"}  # fmt: skip
@@ -273,6 +293,9 @@ def test_the_drift_csv_is_the_report(server: Server, demo: Loaded) -> None:
         ("/api/drift.csv", {"agent": "support"}, 422, "project"),
         ("/api/suites/987654321/runs.csv", {}, 404, "no eval suite 987654321"),
         ("/api/suites.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
+        ("/overview.csv", {"project": PROJECT, "table": "everything"}, 400, "table"),
+        ("/overview.csv", {"project": PROJECT, "table": "groups", "since": "x"}, 400, "since"),
+        ("/overview.csv", {"project": "nowhere", "table": "groups"}, 404, "no project named"),
         ("/sessions.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
         ("/sessions.csv", {}, 400, "project"),  # a page: its errors are 400 pages
         ("/api/drift.csv", {"project": "nowhere", "agent": "x"}, 400, "no project named"),
@@ -361,5 +384,6 @@ def test_every_export_has_its_columns_documented() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for columns in (traces.COLUMNS, spans.COLUMNS, scores.COLUMNS, reports.SUMMARY_COLUMNS,
                     reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS,
-                    reports.RUNS_COLUMNS, reports.SUITES_COLUMNS):  # fmt: skip
+                    reports.RUNS_COLUMNS, reports.SUITES_COLUMNS,
+                    *reports.OVERVIEW_COLUMNS.values()):  # fmt: skip
         assert ", ".join(f"`{column}`" for column in columns) in readme

@@ -1,5 +1,6 @@
 """The small derived reports as CSV, built with pandas: an eval run's summary, a
-suite's runs, the suites, a comparison of two cohorts, a drift report.
+suite's runs, the suites, the overview's tables, a comparison of two cohorts, a drift
+report.
 
 Each is a few dozen rows computed from figures the pages already hold, so a DataFrame
 is the plain way to give it fixed columns; the frame then goes through the one writer
@@ -14,11 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from store.analytics.overview import Group, Overview
 from store.eval_reads import SuiteRecord
 from store.models import EvalRun
 from web import evals_view
 from web.compare_view import Comparison, MixLine
-from web.exports.csv_writer import csv_chunks, safe_rows
+from web.exports.csv_writer import csv_chunks, iso, safe_rows
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "run_id", "suite", "project", "status", "evaluator", "metric", "passed", "failed",
@@ -36,6 +38,23 @@ SUITES_COLUMNS: tuple[str, ...] = (
     "suite_id", "project", "name", "schedule", "enabled", "next_run_at", "run_count",
     "last_run_id", "last_run_status", "last_run_started_at", "created_at", "updated_at",
 )  # fmt: skip
+# The overview page's four tables, by ``table=`` (a dict keeps their stable order).
+OVERVIEW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "groups": (
+        "agent", "version", "traces", "error_rate", "escalation_rate", "p50_ms", "p95_ms",
+        "tokens_per_trace", "tokens", "cost_usd", "cost_per_trace_usd",
+        "cost_per_success_usd", "unpriced_traces",
+    ),
+    "expensive": (
+        "trace_id", "name", "agent", "version", "status", "start_time", "duration_ms",
+        "cost_usd", "tokens",
+    ),
+    "slowest": (
+        "trace_id", "name", "agent", "version", "status", "start_time", "duration_ms",
+        "cost_usd", "tokens",
+    ),
+    "tools": ("tool", "calls", "errors", "error_rate"),
+}  # fmt: skip
 DRIFT_COLUMNS: tuple[str, ...] = (
     "metric", "label", "kind", "unit", "baseline_label", "current_label", "baseline_n",
     "current_n", "baseline_mean", "current_mean", "baseline_median", "current_median",
@@ -106,6 +125,38 @@ def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def overview_frame(data: Overview, table: str) -> pd.DataFrame:
+    """One of the overview page's tables (``table``: a key of :data:`OVERVIEW_COLUMNS`)."""
+    match table:
+        case "groups":
+            records = [_group_row(group) for group in data.groups]
+        case "expensive" | "slowest":
+            rows = data.most_expensive if table == "expensive" else data.slowest
+            records = [
+                {"trace_id": t.trace_id, "name": t.name, "agent": t.agent, "version": t.version,
+                 "status": t.status, "start_time": iso(t.start_time_ns),
+                 "duration_ms": t.duration_ms, "cost_usd": t.cost_usd, "tokens": t.tokens}
+                for t in rows
+            ]  # fmt: skip
+        case _:
+            records = [
+                {"tool": t.name, "calls": t.calls, "errors": t.errors, "error_rate": t.error_rate}
+                for t in data.failing_tools
+            ]
+    return pd.DataFrame.from_records(records, columns=list(OVERVIEW_COLUMNS[table]))
+
+
+def _group_row(group: Group) -> dict[str, Any]:
+    s = group.stats
+    return {
+        "agent": group.agent, "version": group.version, "traces": s.traces,
+        "error_rate": s.error_rate, "escalation_rate": s.escalation_rate, "p50_ms": s.p50_ms,
+        "p95_ms": s.p95_ms, "tokens_per_trace": s.tokens_per_trace, "tokens": s.tokens,
+        "cost_usd": s.cost, "cost_per_trace_usd": s.cost_per_trace,
+        "cost_per_success_usd": s.cost_per_success, "unpriced_traces": s.unpriced,
+    }  # fmt: skip
 
 
 def compare_frame(result: Comparison) -> pd.DataFrame:
