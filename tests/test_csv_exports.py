@@ -21,11 +21,14 @@ from store.exports import SpanFilter, iter_run_scores, iter_span_rows
 from store.models import Score, Span
 from store.projects import project_id
 from store.sessions import list_sessions
-from tests.csv_files import all_scores, download, header, run_suite, table
+from tests.csv_files import FORMULA_STARTS, all_scores, download, header, run_suite, table
 from tests.demo_data import Loaded, load_demo
 from tests.server import Server
 from tests.test_page_overview import Tables
+from web import api_alerts, api_budgets, api_known_good, api_prices, api_runaways
+from web.eval_schemas import ScheduleOut
 from web.exports import reports, scores, sessions, spans, traces
+from web.exports.listing import model_columns
 from web.serialize import iso_time
 
 PROJECT = "csv-exports"
@@ -273,6 +276,51 @@ def test_the_drift_csv_is_the_report(server: Server, demo: Loaded) -> None:
     assert any(row["verdict"] == "drifted" for row in rows)
 
 
+def test_the_small_lists_are_their_json_items(server: Server, run: dict[str, Any]) -> None:
+    """Budgets, prices, rules, alerts (the run raises one), schedules, runaways and
+    known-good versions: a row per JSON item, the item's fields as columns."""
+    posts = {
+        "/api/prices": {"project": PROJECT, "model": "=cmd|' /C calc'!A0",
+                        "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0},
+        "/api/budgets": {"project": PROJECT, "period": "day", "limit_usd": 5.0},
+        "/api/alert-rules": {"project": PROJECT, "name": "@errors", "kind": "error_rate",
+                             "suite_id": run["suite_id"], "limit": 0.0},
+    }  # fmt: skip
+    for path, body in posts.items():
+        created = httpx.post(f"{server.url}{path}", json=body)
+        assert created.status_code in (200, 201), created.text
+    mark = {"project": PROJECT, "agent": "support", "version": "1.4"}
+    marked = httpx.put(f"{server.url}/api/known-good", json=mark)
+    assert marked.status_code in (200, 201), marked.text
+    run_suite(server, SUITE)  # raises the error-rate alert
+    for path, key, params in (
+        ("/api/prices", "prices", {}),
+        ("/api/budgets", "budgets", {}),
+        ("/api/alert-rules", "rules", {}),
+        ("/api/alerts", "alerts", {"state": "open"}),
+        ("/api/schedules", "schedules", {}),
+        ("/api/runaways", "runaways", {}),
+        ("/api/known-good", "known_good", {}),
+    ):
+        items = httpx.get(f"{server.url}{path}", params={"project": PROJECT, **params}).json()[key]
+        content = download(server, f"{path}.csv", project=PROJECT, **params).content
+        rows = table(content)
+        assert len(rows) == len(items), path
+        if items:
+            assert header(content) == list(items[0]), path
+        for row, item in zip(rows, items, strict=True):
+            for column, value in item.items():
+                if isinstance(value, str) and not value.startswith(FORMULA_STARTS):
+                    assert row[column] == value.replace("+00:00", "Z"), (path, column)
+                elif isinstance(value, str):
+                    assert row[column] == "'" + value, (path, column)
+    assert table(download(server, "/api/prices.csv", project=PROJECT).content)[0]["model"] == (
+        "'=cmd|' /C calc'!A0"
+    )
+    alerts = table(download(server, "/api/alerts.csv", project=PROJECT).content)
+    assert any(row["kind"] == "error_rate" for row in alerts)
+
+
 # --- Refusals -------------------------------------------------------------------------
 
 
@@ -380,10 +428,15 @@ def test_the_cli_says_when_there_is_no_database(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
+LISTS = [model_columns(model) for model in (
+    api_alerts.AlertOut, api_alerts.RuleOut, ScheduleOut, api_budgets.BudgetOut,
+    api_prices.PriceOut, api_runaways.RunawayOut, api_known_good.KnownGoodOut)]  # fmt: skip
+
+
 def test_every_export_has_its_columns_documented() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for columns in (traces.COLUMNS, spans.COLUMNS, scores.COLUMNS, reports.SUMMARY_COLUMNS,
                     reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS,
                     reports.RUNS_COLUMNS, reports.SUITES_COLUMNS,
-                    *reports.OVERVIEW_COLUMNS.values()):  # fmt: skip
+                    *reports.OVERVIEW_COLUMNS.values(), *LISTS):  # fmt: skip
         assert ", ".join(f"`{column}`" for column in columns) in readme

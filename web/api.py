@@ -22,6 +22,7 @@ from web.api_drift import router as drift_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
 from web.api_known_good import router as known_good_router
+from web.api_lists_csv import router as lists_csv_router
 from web.api_prices import router as prices_router
 from web.api_reprice import router as reprice_router
 from web.api_runaways import router as runaways_router
@@ -38,6 +39,7 @@ from web.tree import tree_json
 router = APIRouter()
 for part in (
     csv_router,
+    lists_csv_router,
     evals_router,
     datasets_router,
     eval_compare_router,
