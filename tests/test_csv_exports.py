@@ -221,6 +221,24 @@ def test_a_suites_runs_and_the_suites(server: Server, run: dict[str, Any]) -> No
     assert suites[0]["last_run_id"] == str(run["id"]) and suites[0]["enabled"] == "true"
 
 
+def test_a_run_comparison_exports_its_evaluators_table(server: Server, run: dict[str, Any]) -> None:
+    again = run_suite(server, SUITE)
+    params = {"against": run["id"]}
+    body = httpx.get(f"{server.url}/api/eval-runs/{again['id']}/compare", params=params).json()
+    content = download(server, f"/api/eval-runs/{again['id']}/compare.csv", **params).content
+    assert header(content) == list(reports.EVAL_COMPARE_COLUMNS)
+    rows = table(content)
+    assert [(r["evaluator"], r["metric"]) for r in rows] == [
+        (m["evaluator"], m["metric"]) for m in body["metrics"]
+    ]
+    for row, metric in zip(rows, body["metrics"], strict=True):
+        assert (row["run_a"], row["run_b"]) == (str(run["id"]), str(again["id"]))
+        assert int(row["a_passed"]) == metric["a"]["passed"]
+        assert int(row["regressed"]) == metric["regressed"] == 0  # the same traces, scored again
+        rate = metric["b"]["pass_rate"]
+        assert (row["b_pass_rate"] == "") if rate is None else float(row["b_pass_rate"]) == rate
+
+
 # --- Reports --------------------------------------------------------------------------
 
 
@@ -340,6 +358,7 @@ def test_the_small_lists_are_their_json_items(server: Server, run: dict[str, Any
         ("/compare.csv", {"project": "nowhere", "a.agent": "x"}, 404, "no project named"),
         ("/api/drift.csv", {"agent": "support"}, 422, "project"),
         ("/api/suites/987654321/runs.csv", {}, 404, "no eval suite 987654321"),
+        ("/api/eval-runs/987654321/compare.csv", {}, 404, "987654321"),
         ("/api/suites.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
         ("/overview.csv", {"project": PROJECT, "table": "everything"}, 400, "table"),
         ("/overview.csv", {"project": PROJECT, "table": "groups", "since": "x"}, 400, "since"),
@@ -438,5 +457,6 @@ def test_every_export_has_its_columns_documented() -> None:
     for columns in (traces.COLUMNS, spans.COLUMNS, scores.COLUMNS, reports.SUMMARY_COLUMNS,
                     reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS,
                     reports.RUNS_COLUMNS, reports.SUITES_COLUMNS,
-                    *reports.OVERVIEW_COLUMNS.values(), *LISTS):  # fmt: skip
+                    *reports.OVERVIEW_COLUMNS.values(), *LISTS,
+                    reports.EVAL_COMPARE_COLUMNS):  # fmt: skip
         assert ", ".join(f"`{column}`" for column in columns) in readme

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from evals.comparison import RunComparison
 from store.analytics.overview import Group, Overview
 from store.eval_reads import SuiteRecord
 from store.models import EvalRun
@@ -55,6 +56,12 @@ OVERVIEW_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "tools": ("tool", "calls", "errors", "error_rate"),
 }  # fmt: skip
+EVAL_COMPARE_COLUMNS: tuple[str, ...] = (
+    "run_a", "run_b", "evaluator", "metric", "a_passed", "a_failed", "a_pass_rate",
+    "b_passed", "b_failed", "b_pass_rate", "pass_rate_delta", "a_mean", "b_mean",
+    "mean_delta", "paired", "regressed", "improved", "kept_passing", "kept_failing",
+    "only_a", "only_b",
+)  # fmt: skip
 DRIFT_COLUMNS: tuple[str, ...] = (
     "metric", "label", "kind", "unit", "baseline_label", "current_label", "baseline_n",
     "current_n", "baseline_mean", "current_mean", "baseline_median", "current_median",
@@ -157,6 +164,29 @@ def _group_row(group: Group) -> dict[str, Any]:
         "cost_usd": s.cost, "cost_per_trace_usd": s.cost_per_trace,
         "cost_per_success_usd": s.cost_per_success, "unpriced_traces": s.unpriced,
     }  # fmt: skip
+
+
+def eval_compare_frame(c: RunComparison) -> pd.DataFrame:
+    """The run comparison's Evaluators table: per evaluator, both runs' verdicts and
+    means and what moved between them."""
+    records = []
+    for line in c.metrics:
+        record: dict[str, Any] = {
+            "run_a": c.a.id, "run_b": c.b.id, "evaluator": line.evaluator,
+            "metric": line.metric, "pass_rate_delta": line.pass_rate_delta,
+            "mean_delta": line.mean_delta, "paired": line.paired,
+            "regressed": line.regressed, "improved": line.improved,
+            "kept_passing": line.kept_passing, "kept_failing": line.kept_failing,
+            "only_a": line.only_a, "only_b": line.only_b,
+        }  # fmt: skip
+        for side, figures in (("a", line.a), ("b", line.b)):
+            if figures is not None:
+                record[f"{side}_passed"] = figures.passed
+                record[f"{side}_failed"] = figures.failed
+                record[f"{side}_pass_rate"] = figures.pass_rate
+                record[f"{side}_mean"] = figures.mean
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=list(EVAL_COMPARE_COLUMNS))
 
 
 def compare_frame(result: Comparison) -> pd.DataFrame:
