@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 import migrations
 from collector.otlp_grpc import GrpcReceiver
@@ -140,6 +140,11 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     # A 5,000-span trace page is ~1.8 MB of HTML and ~120 KB gzipped. OTLP bodies are
-    # unaffected (their responses are tiny, below the minimum size).
-    app.add_middleware(GZipMiddleware, minimum_size=4096)
+    # unaffected (their responses are tiny, below the minimum size). CSV exports go out
+    # as they are: gzip (level 9) cost more CPU than writing the CSV (bench/csv_export.py).
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=4096,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "text/csv"),
+    )
     return app

@@ -142,6 +142,38 @@ def reprice(
     raise typer.Exit(reprice_command(since, project, settings.database_url))
 
 
+@app.command()
+def export(
+    kind: Annotated[
+        str,
+        typer.Argument(metavar="KIND", help="traces, spans, scores, summary, compare or drift."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The CSV file to write.", dir_okay=False)
+    ],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="The API route's parameters as a query string, e.g. "
+            "'project=default&agent=support' (scores and summary: 'run_id=12')."
+        ),
+    ] = "",
+    db: DbOption = None,
+) -> None:
+    """Write a CSV export (the same file as the dashboard's "Export CSV") to a file.
+
+    Exits 0 when written, 2 on an unknown KIND or a bad parameter (nothing is written).
+    """
+    from reasonlens.export_command import BAD_INPUT, Kind, export_command
+
+    if kind not in Kind.__members__.values():
+        kinds = ", ".join(Kind)
+        typer.echo(f"reasonlens export: KIND is one of {kinds}, not {kind!r}", err=True)
+        raise typer.Exit(BAD_INPUT)
+    settings = _settings(database_url=db)
+    raise typer.Exit(export_command(Kind(kind), query, output, settings.database_url))
+
+
 @eval_app.command("run")
 def eval_run(
     suite_file: Annotated[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -201,33 +201,6 @@ def list_traces(
         last = rows[limit - 1]
         next_cursor = encode_cursor(last.sort_value, last[0].id)
     return TracePage(records, next_cursor)
-
-
-def iter_traces(
-    engine: sa.Engine,
-    f: TraceFilter,
-    *,
-    sort: SortKey = SortKey.START_TIME,
-    descending: bool = True,
-    chunk: int = MAX_PAGE,
-) -> Iterator[TraceRecord]:
-    """Every trace of the selection, in order, read in keyset chunks of ``chunk``.
-
-    Each chunk is its own short transaction: an export of a large store runs for
-    seconds, and one long read would hold back SQLite's WAL checkpoints and
-    PostgreSQL's vacuum meanwhile. The price is that traces written during the export
-    may or may not be in it, as with paging through the API.
-    """
-    cursor = None
-    while True:
-        with Session(engine) as session:
-            page = list_traces(
-                session, f, sort=sort, descending=descending, limit=chunk, cursor=cursor
-            )
-        yield from page.traces
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,15 @@ def test_a_failing_run_posts_its_alerts_to_the_webhook(
     body = posts["threshold_failed"].body
     assert body["rule"] == {"id": failed["id"], "name": "gate failed", "kind": "threshold_failed",
                             "limit": None}  # fmt: skip
-    assert body["run"] == {"id": run["id"], "suite": "gate", "status": "failed"}
+    scores_csv = f"{PUBLIC_URL}/api/eval-runs/{run['id']}/scores.csv"
+    assert body["run"] == {"id": run["id"], "suite": "gate", "status": "failed",
+                           "scores_csv": scores_csv}  # fmt: skip
+    # The run's report, one click from the message: every score of the run.
+    report = httpx.get(scores_csv.replace(PUBLIC_URL, alert_server.url))
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    lines = report.text.splitlines()
+    assert lines[0].startswith("run_id,project,trace_id,span_id,evaluator,metric,value,label,")
+    assert len(lines) == 1 + 4 and all(line.startswith(f"{run['id']},") for line in lines[1:])
     assert body["state"] == "open" and body["project"] == project and body["trace_id"] is None
     assert body["link"] == f"{PUBLIC_URL}/evals/runs/{run['id']}"
     (check,) = body["figures"]["failed"]

@@ -10,11 +10,14 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from store.queries import SortKey, TraceFilter, iter_traces, list_traces
+from store.exports import iter_trace_rows
+from store.models import Trace
+from store.queries import SortKey, TraceFilter, list_traces
 from tests.demo_data import Loaded, load_demo
 from tests.otlp import Ids, SpanSpec, post, request
 from tests.server import Server
-from web.csv_export import COLUMNS, cell
+from web.exports.csv_writer import cell
+from web.exports.traces import COLUMNS
 from web.schemas import TraceOut
 
 DEMO = "csv-demo"
@@ -162,9 +165,14 @@ def test_chunks_join_without_gaps_or_repeats(server: Server, demo: Loaded) -> No
         for descending in (True, False):
             selection = TraceFilter(project=DEMO)
             chunked = [
-                record.trace.trace_id
-                for record in iter_traces(
-                    server.engine, selection, sort=sort, descending=descending, chunk=7
+                row.trace_id
+                for row in iter_trace_rows(
+                    server.engine,
+                    selection,
+                    [Trace.trace_id],
+                    sort=sort,
+                    descending=descending,
+                    chunk=7,
                 )
             ]
             with Session(server.engine) as session:

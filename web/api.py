@@ -16,17 +16,18 @@ from store.runaways import runaway_of
 from store.score_read import trace_scores
 from web.api_alerts import router as alerts_router
 from web.api_budgets import router as budgets_router
+from web.api_csv import router as csv_router
 from web.api_datasets import router as datasets_router
 from web.api_drift import router as drift_router
 from web.api_eval_compare import router as eval_compare_router
 from web.api_evals import router as evals_router
 from web.api_known_good import router as known_good_router
+from web.api_lists_csv import router as lists_csv_router
 from web.api_prices import router as prices_router
 from web.api_reprice import router as reprice_router
 from web.api_runaways import router as runaways_router
 from web.api_runaways import runaway_out
 from web.api_schedules import router as schedules_router
-from web.csv_export import router as csv_router
 from web.deps import DbSession
 from web.filters import TracePageParams, trace_page
 from web.params import BadParameter
@@ -38,6 +39,7 @@ from web.tree import tree_json
 router = APIRouter()
 for part in (
     csv_router,
+    lists_csv_router,
     evals_router,
     datasets_router,
     eval_compare_router,

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.orm import Session
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from evals.compare import (
     DEFAULT_LIMIT,
@@ -37,6 +37,9 @@ from store.run_compare import RunHead
 from web.deps import DbSession
 from web.eval_compare_schemas import RunComparisonOut
 from web.eval_urls import run_url
+from web.exports.csv_writer import filename
+from web.exports.reports import EVAL_COMPARE_COLUMNS, eval_compare_frame, frame_csv
+from web.exports.response import CSV_RESPONSES, csv_response
 
 router = APIRouter()
 
@@ -62,6 +65,22 @@ def api_compare_runs(
     it; escalation steps."""
     comparison = comparison_or_error(session, b, against, evaluator or None, limit)
     return Response(orjson.dumps(comparison_json(comparison)), media_type="application/json")
+
+
+@router.get(
+    "/api/eval-runs/{b}/compare.csv", response_class=StreamingResponse, responses=CSV_RESPONSES
+)
+def api_compare_runs_csv(
+    session: DbSession,
+    b: int,
+    against: int | None = Query(None, description="As for the JSON comparison."),
+    evaluator: str | None = Query(None, description="As for the JSON comparison."),
+) -> Response:
+    """The comparison's Evaluators table (``web.exports.reports.EVAL_COMPARE_COLUMNS``)."""
+    comparison = comparison_or_error(session, b, against, evaluator or None, DEFAULT_LIMIT)
+    frame = eval_compare_frame(comparison)
+    name = filename("eval-compare", f"runs-{comparison.a.id}-{comparison.b.id}")
+    return csv_response(frame_csv(frame, EVAL_COMPARE_COLUMNS), name)
 
 
 def comparison_or_error(

@@ -18,3 +18,14 @@ def compare_url(b: int, a: int | None = None, **params: str | int | None) -> str
 
 def api_compare_url(b: int, a: int | None = None, **params: str | int | None) -> str:
     return f"/api/eval-runs/{b}/compare" + query_string({"against": a, **params}).rstrip("?")
+
+
+def scores_csv_url(run_id: int, evaluator: str | None = None, failed: bool = False) -> str:
+    """The run's scores as CSV, filtered as the run page's results are."""
+    params = {"evaluator": evaluator, "failed": "true" if failed else None}
+    query = query_string(params)
+    return f"/api/eval-runs/{run_id}/scores.csv" + ("" if query == "?" else query)
+
+
+def summary_csv_url(run_id: int) -> str:
+    return f"/api/eval-runs/{run_id}/summary.csv"

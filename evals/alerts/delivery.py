@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_DELAY_S = 3600.0
 MAX_BODY_BYTES = 200  # of a refusing receiver's answer, kept in last_error
 MIN_WAIT_S = 0.05
+# The run's scores as CSV (``web/api_csv.py``): a scheduled suite's report, one click
+# away in the chat message the webhook becomes. A test downloads it from the payload.
+SCORES_CSV_PATH = "/api/eval-runs/{run_id}/scores.csv"
 
 
 def retry_delay(attempt: int, retry_seconds: float) -> timedelta:
@@ -41,7 +44,8 @@ def retry_delay(attempt: int, retry_seconds: float) -> timedelta:
 
 
 def payload(record: AlertRecord, public_url: str) -> dict[str, Any]:
-    """What the webhook receives: the alert, its rule and run, and a link to the page."""
+    """What the webhook receives: the alert, its rule and run (with its scores CSV), and
+    a link to the page; links are absolute, from the public URL setting."""
     found = record.alert
     rule = None
     if found.rule_id is not None and record.rule_name is not None:
@@ -51,9 +55,15 @@ def payload(record: AlertRecord, public_url: str) -> dict[str, Any]:
             "kind": record.rule_kind,
             "limit": record.rule_limit,
         }
+    base = public_url.rstrip("/")
     run = None
     if found.run_id is not None:
-        run = {"id": found.run_id, "suite": record.suite, "status": record.run_status}
+        run = {
+            "id": found.run_id,
+            "suite": record.suite,
+            "status": record.run_status,
+            "scores_csv": base + SCORES_CSV_PATH.format(run_id=found.run_id),
+        }
     return {
         "id": found.id,
         "project": record.project,
@@ -65,7 +75,7 @@ def payload(record: AlertRecord, public_url: str) -> dict[str, Any]:
         "run": run,
         "trace_id": found.trace_id,
         "figures": found.figures,
-        "link": public_url.rstrip("/") + found.link,
+        "link": base + found.link,
     }
 
 

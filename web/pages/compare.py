@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from store import known_good
 from store.analytics.compare import cohorts
@@ -36,6 +36,9 @@ from store.projects import project_id
 from store.queries import TraceFilter, filter_choices
 from web.compare_view import Comparison, comparison
 from web.deps import DbSession
+from web.exports.csv_writer import filename
+from web.exports.reports import COMPARE_COLUMNS, compare_frame, frame_csv
+from web.exports.response import CSV_RESPONSES, csv_response
 from web.filters import TraceFilterParams, trace_selection
 from web.pages.context import PageProject, page_project
 from web.pages.overview import HOUR_NS, iso_time
@@ -81,6 +84,12 @@ class CompareView:
     suggestions: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
     agents: list[str] = field(default_factory=list)  # datalist suggestions
     versions: list[str] = field(default_factory=list)
+    project: str | None = None
+
+    @property
+    def csv_link(self) -> str:
+        """The comparison shown, its tables as one CSV (``/compare.csv``)."""
+        return "/compare.csv" + query_string({"project": self.project, **self.form})
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -115,8 +124,34 @@ def compare_page(request: Request, session: DbSession) -> Response:
                 suggestions=view.suggestions,
                 agents=view.agents,
                 versions=view.versions,
+                project=chosen.name,
             )
     return render(request, "compare.html", {"project": chosen, "view": view})
+
+
+@router.get("/compare.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
+def compare_csv(request: Request, session: DbSession) -> StreamingResponse:
+    """The comparison the same query shows on ``/compare``, its tables as one CSV
+    (``web.exports.reports.compare_frame``); both cohorts must be given."""
+    sides, result = comparison_of(session, list(request.query_params.multi_items()))
+    frame = compare_frame(result)
+    name = filename("compare", sides[0].params.get("project"))
+    return csv_response(frame_csv(frame, COMPARE_COLUMNS), name)
+
+
+def comparison_of(
+    session: Session, query: list[tuple[str, str]]
+) -> tuple[tuple[CohortQuery, CohortQuery], Comparison]:
+    """The comparison a ``/compare`` query asks for, pasted filters expanded; a query
+    without cohorts, or with a bad one, is an ``HTTPException`` 400 (404: no project)."""
+    chosen = page_project(session, dict(query).get("project"))
+    given = _canonical(query, chosen) or dict(query)
+    form = {key: value for key, value in given.items() if key != "project"}
+    if not form:
+        raise HTTPException(400, "give the cohorts to compare: a.<filter> and b.<filter>")
+    sides = _cohorts(form, chosen)
+    figures = cohorts(session, *(_selection(session, side) for side in sides))
+    return sides, comparison(*figures, (sides[0].label, sides[1].label))
 
 
 def _canonical(query: list[tuple[str, str]], project: PageProject) -> dict[str, str] | None:

@@ -48,6 +48,15 @@ class DriftPage:
     agents: list[str] = field(default_factory=list)  # datalist suggestions
     versions: list[str] = field(default_factory=list)
 
+    @property
+    def csv_link(self) -> str | None:
+        """The report shown, one row per metric (``/api/drift.csv``)."""
+        return (
+            None
+            if self.api_link is None
+            else self.api_link.replace("/api/drift", "/api/drift.csv", 1)
+        )
+
 
 @router.get("/drift", response_class=HTMLResponse)
 def drift_page(request: Request, session: DbSession) -> HTMLResponse:

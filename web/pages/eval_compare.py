@@ -21,7 +21,7 @@ from web.api_eval_compare import comparison_or_error
 from web.deps import DbSession
 from web.eval_urls import api_compare_url, compare_url, run_url
 from web.score_view import FORMATS
-from web.templating import render
+from web.templating import query_string, render
 from web.trace_view import TraceUrls
 
 router = APIRouter()
@@ -60,6 +60,14 @@ class EvalCompareView:
         c = self.comparison
         assert c is not None
         return compare_url(c.a.id, c.b.id)
+
+    @property
+    def csv_url(self) -> str:
+        c = self.comparison
+        assert c is not None
+        return f"/api/eval-runs/{c.b.id}/compare.csv" + query_string(
+            {"against": c.a.id, "evaluator": c.evaluator}
+        )
 
     @property
     def json_url(self) -> str:

@@ -41,7 +41,7 @@ from web.deps import DbSession
 from web.drift_series import DriftSeries, drift_series
 from web.drift_view import DriftView, drift_view
 from web.eval_actions import MAX_SUITE_BYTES, SuiteNotFound, save_suite, start_suite_run
-from web.eval_urls import compare_url
+from web.eval_urls import compare_url, scores_csv_url, summary_csv_url
 from web.evals_view import Chart
 from web.forms import form_reader
 from web.origin import same_origin
@@ -144,6 +144,20 @@ class RunView:
     @property
     def run(self) -> EvalRun:
         return self.record.run
+
+    @property
+    def scores_csv_link(self) -> str:
+        """Every score of the run, as CSV: the run's report."""
+        return scores_csv_url(self.run.id)
+
+    @property
+    def results_csv_link(self) -> str:
+        """Every score the results table selects (all its pages), as CSV."""
+        return scores_csv_url(self.run.id, self.evaluator, self.failed_only)
+
+    @property
+    def summary_csv_link(self) -> str:
+        return summary_csv_url(self.run.id)
 
     def trace_link(self, row: ScoreRow) -> str:
         params = {"project": self.record.project, "span": row.score.span_id}

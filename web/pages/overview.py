@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from markupsafe import Markup
 from sqlalchemy.orm import Session
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from store import known_good
 from store.analytics.budgets import BudgetStatus, budget_status
@@ -35,6 +35,9 @@ from store.queries import filter_choices
 from store.runaways import runaways
 from web import charts
 from web.deps import DbSession
+from web.exports.csv_writer import filename
+from web.exports.reports import OVERVIEW_COLUMNS, frame_csv, overview_frame
+from web.exports.response import CSV_RESPONSES, csv_response
 from web.pages.context import PageProject, page_project
 from web.params import BadParameter, time_ns
 from web.templating import fmt_ms, fmt_usd, query_string, render
@@ -104,6 +107,10 @@ class OverviewView:
         if minutes and minutes % 60 == 0:
             return f"{minutes // 60} h"
         return f"{minutes} min"
+
+    def csv_link(self, project: str | None, table: str) -> str:
+        """One of the tables below, for this window, as CSV (``/overview.csv``)."""
+        return "/overview.csv" + query_string({"project": project, "table": table, **self.form})
 
     def traces_link(self, group: Group | None = None, **extra: Any) -> str:
         """``/traces`` showing the traces behind a number (of one agent version)."""
@@ -180,6 +187,29 @@ def overview_page(
         "overview.html",
         {"project": chosen, "view": view, "windows": list(WINDOWS), "default": DEFAULT_WINDOW},
     )
+
+
+@router.get("/overview.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
+def overview_csv(
+    session: DbSession,
+    project: str = Query(description="Project name."),
+    table: Literal["groups", "expensive", "slowest", "tools"] = Query(
+        description="By agent and version, most expensive, slowest traces, failing tools."
+    ),
+    window: str | None = Query(None, description="As on the page."),
+    since: str | None = Query(None),
+    until: str | None = Query(None),
+) -> Response:
+    """One of the overview's tables as the page shows it for the same window."""
+    chosen = page_project(session, project)
+    pid = project_id(session.connection(), project)
+    latest = latest_start_ns(session, pid) if pid is not None else None
+    if pid is None or latest is None:
+        raise HTTPException(404, f"no traces in project {chosen.name!r}")
+    data = overview(session, pid, _resolve_window(window, since, until, latest))
+    frame = overview_frame(data, table)
+    name = filename(f"overview-{table}", project)
+    return csv_response(frame_csv(frame, OVERVIEW_COLUMNS[table]), name)
 
 
 def _current_versions(session: Session, pid: int, agents: list[str]) -> dict[str, str | None]:

