@@ -26,10 +26,10 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from evals.evaluator_options import LlmJudgeOptions
 from evals.evaluators.base import RunContext
 from evals.evaluators.llm_judge import LlmJudge
 from evals.frames import Chunk
-from evals.suite import LlmJudgeOptions
 from tests.eval_chunks import make_chunk, span, tool
 
 # The fake judge's process: prints its endpoint, serves until its stdin closes, then

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evals.evaluator_options import ConfidentButWrongOptions
 from evals.evaluators import evaluator_class
 from evals.evaluators.base import scores_frame
 from evals.evaluators.confidence import ConfidentButWrong
 from evals.frames import Chunk
-from evals.suite import ConfidentButWrongOptions
 from tests.eval_chunks import make_chunk, span, tool
 
 Correctness = Literal["expected_output", "llm_judge", "status"]

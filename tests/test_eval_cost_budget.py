@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from evals.evaluator_options import CostBudgetOptions
 from evals.evaluators.budgets import CostBudget
-from evals.suite import CostBudgetOptions
 from tests.eval_chunks import make_chunk
 
 LLM = {"kind": "llm", "input_tokens": 100, "output_tokens": 10}

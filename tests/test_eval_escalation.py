@@ -7,9 +7,9 @@ import sqlite3
 import pandas as pd
 import pytest
 
+from evals.evaluator_options import EscalationOptions
 from evals.evaluators.escalation import Escalation
 from evals.evaluators.steps import like_matcher
-from evals.suite import EscalationOptions
 from store.rollup import ESCALATION_TOOL_PATTERNS
 from tests.eval_chunks import make_chunk, span, tool
 

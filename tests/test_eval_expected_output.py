@@ -17,10 +17,11 @@ import sqlalchemy as sa
 
 import migrations
 from evals.datasets import upload
+from evals.evaluator_options import ExpectedOutputOptions
 from evals.evaluators.base import RunContext
 from evals.evaluators.expected_output import ExpectedOutput
 from evals.matching import first_number, normalize
-from evals.suite import ExpectedOutputOptions, SuiteError
+from evals.suite import SuiteError
 from store.engine import create_engine
 from store.projects import ensure_projects
 from tests.agent_runs import Run, project_chunks, send_runs

@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from evals.evaluator_options import PromptInjectionOptions
 from evals.evaluators.injection import OBEYED_METRIC, PromptInjection
 from evals.evaluators.safety_injection_phrases import patterns
-from evals.suite import PromptInjectionOptions, SuiteError, load_suite
+from evals.suite import SuiteError, load_suite
 from evals.text_scan import literal_prefix
 from tests.eval_chunks import make_chunk, span, tool
 

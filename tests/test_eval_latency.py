@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evals.evaluator_options import LatencyOptions
 from evals.evaluators.latency import Latency
-from evals.suite import LatencyOptions, Threshold
+from evals.suite import Threshold
 from evals.summary import EvaluatorTally, threshold_checks
 from tests.eval_chunks import make_chunk, span, tool
 

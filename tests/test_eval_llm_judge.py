@@ -15,12 +15,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from evals.evaluator_options import LlmJudgeOptions
 from evals.evaluators.base import RunContext
 from evals.evaluators.llm_judge import JudgeUnavailable, LlmJudge
 from evals.judging import MAX_OUTPUT_CHARS, read_reply, render
 from evals.pipeline import AsyncLane
 from evals.runner import run_suite
-from evals.suite import LlmJudgeOptions, SuiteError, load_suite
+from evals.suite import SuiteError, load_suite
 from store.models import Score
 from tests.agent_runs import Run, send_runs
 from tests.eval_chunks import make_chunk, span, tool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evals.evaluator_options import LoopsOptions
 from evals.evaluators.loops import Loops
 from evals.evaluators.steps import canonical_arguments
 from evals.frames import (
@@ -13,7 +14,6 @@ from evals.frames import (
     TRACE_COLUMNS,
     Chunk,
 )
-from evals.suite import LoopsOptions
 from tests.eval_chunks import make_chunk, span, tool
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from evals.evaluator_options import PiiOptions
 from evals.evaluators.pii import TOOL_RESULTS_METRIC, Pii
 from evals.evaluators.safety_pii_kinds import KINDS, patterns
-from evals.suite import PiiOptions, SuiteError, load_suite
+from evals.suite import SuiteError, load_suite
 from evals.text_scan import literal_prefix
 from tests.eval_chunks import make_chunk, span, tool
 

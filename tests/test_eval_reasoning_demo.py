@@ -13,9 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from evals.runner import RunResult, run_suite
-from evals.suite import (
-    load_suite,
-)
+from evals.suite import load_suite
 from reasonlens.demo import Feature
 from store.models import Project, Score, Trace
 from tests.demo_data import Loaded, load_demo

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evals.evaluator_options import ToolRecoveryOptions
 from evals.evaluators.recovery import ToolRecovery
-from evals.suite import ToolRecoveryOptions
 from tests.eval_chunks import make_chunk, span, tool
 
 

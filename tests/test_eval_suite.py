@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from evals.suite import (
+from evals.evaluator_options import (
     CostBudgetOptions,
     LlmJudgeOptions,
     LoopsOptions,
-    SuiteError,
     ToolPolicyOptions,
-    load_suite,
 )
+from evals.suite import SuiteError, load_suite
 
 EXAMPLE = """\
 name: checkout-nightly

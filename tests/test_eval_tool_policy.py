@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from evals.evaluator_options import ToolPolicyOptions
 from evals.evaluators.tool_policy import ToolPolicy
-from evals.suite import SuiteError, ToolPolicyOptions, load_suite
+from evals.suite import SuiteError, load_suite
 from tests.eval_chunks import make_chunk, span, tool
 
 POLICY = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evals.evaluator_options import CostBudgetOptions, StepBudgetOptions
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.frames import Chunk
-from evals.suite import CostBudgetOptions, StepBudgetOptions
 from evals.summary import known_cost
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evals.evaluator_options import ConfidentButWrongOptions
 from evals.evaluators import evaluator_class
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.frames import Chunk
-from evals.suite import ConfidentButWrongOptions
 from store.vocabulary import Status
 
 

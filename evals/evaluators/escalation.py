@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evals.evaluator_options import EscalationOptions
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.evaluators.steps import like_matcher, steps
 from evals.frames import Chunk
-from evals.suite import EscalationOptions
 from store.rollup import ESCALATION_TOOL_PATTERNS
 from store.vocabulary import SpanKind
 

@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from evals.evaluator_options import ExpectedOutputOptions
 from evals.evaluators.base import Evaluator, RunContext, scores_frame
 from evals.frames import Chunk
 from evals.matching import BadExpectation, Verdict, check_all, normalize, prepare
-from evals.suite import ExpectedOutputOptions, SuiteError
+from evals.suite import SuiteError
 from store.datasets import Item, get_dataset, read_items
 from store.span_attributes import attribute_values
 

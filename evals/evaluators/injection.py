@@ -26,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 
+from evals.evaluator_options import PromptInjectionOptions
 from evals.evaluators import safety_sources as sources
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.evaluators.safety_injection_phrases import DESTINATION, find, patterns
 from evals.frames import Chunk
-from evals.suite import PromptInjectionOptions
 from evals.text_scan import Corpus, clip
 
 OBEYED_METRIC = "injection_obeyed"

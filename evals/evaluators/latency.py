@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evals.evaluator_options import LatencyOptions
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.frames import Chunk
-from evals.suite import LatencyOptions
 
 NS_PER_MS = 1_000_000
 _SPAN_FIELDS = ("kind", "name", "ms", "limit", "over")

@@ -30,10 +30,11 @@ import httpx
 import pandas as pd
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from evals.evaluator_options import LlmJudgeOptions
 from evals.evaluators.base import Evaluator, RunContext, scores_frame
 from evals.frames import Chunk
 from evals.judging import SYSTEM_PROMPT, read_reply, render
-from evals.suite import LlmJudgeOptions, SuiteError
+from evals.suite import SuiteError
 
 MAX_FAILURES_IN_A_ROW = 20
 MAX_WAIT_S = 60.0

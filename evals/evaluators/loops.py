@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evals.evaluator_options import LoopsOptions
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.evaluators.steps import call_keys, tool_calls
 from evals.frames import Chunk
-from evals.suite import LoopsOptions
 from store.vocabulary import Status
 
 

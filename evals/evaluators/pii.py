@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
+from evals.evaluator_options import PiiOptions
 from evals.evaluators import safety_sources as sources
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.evaluators.safety_pii_kinds import CONTEXT, DESCRIPTIONS, finding, patterns
 from evals.frames import Chunk
-from evals.suite import PiiOptions
 from evals.text_scan import Corpus
 
 TOOL_RESULTS_METRIC = "pii_in_tool_results"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evals.evaluator_options import ToolRecoveryOptions
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.evaluators.steps import tool_calls
 from evals.frames import Chunk
-from evals.suite import ToolRecoveryOptions
 from store.vocabulary import Status
 
 

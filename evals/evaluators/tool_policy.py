@@ -32,9 +32,9 @@ from typing import Any
 
 import pandas as pd
 
+from evals.evaluator_options import ToolPolicyOptions
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.frames import Chunk
-from evals.suite import ToolPolicyOptions
 
 ALL_TOOLS = "*"  # an approval that names no actions covers every tool
 _ACTION_KEYS = (
