@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -31,17 +30,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from evals.background import Busy, Progress
 from evals.suite import SuiteError
 from store import eval_reads
-from store.eval_reads import RunRecord, ScoreRow, SuiteRecord
+from store.eval_reads import RunRecord
 from store.jobs import jobs_of_suite
-from store.models import DEFAULT_PROJECT, EvalJob, EvalRun
+from store.models import DEFAULT_PROJECT, EvalRun
 from store.projects import project_id
 from store.queries import InvalidCursor
 from web import evals_view
 from web.deps import DbSession
-from web.drift_series import DriftSeries, drift_series
+from web.drift_series import drift_series
 from web.drift_view import DriftView, drift_view
 from web.eval_actions import MAX_SUITE_BYTES, SuiteNotFound, save_suite, start_suite_run
-from web.eval_urls import compare_url, scores_csv_url, summary_csv_url
+from web.eval_page_views import EvalsView, EvaluatorLine, RunLine, RunView, SuiteLine, SuiteView
+from web.eval_urls import compare_url
 from web.evals_view import Chart
 from web.forms import form_reader
 from web.origin import same_origin
@@ -67,101 +67,6 @@ evaluators:
 thresholds:
   step_budget: {{pass_rate: 0.95}}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class RunLine:
-    """A run in a list: its figures read off the summary once."""
-
-    run: EvalRun
-    duration_s: float | None
-    pass_rates: dict[str, float | None]
-    held: int  # threshold checks that held
-    checks: int  # threshold checks set
-    suite_name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SuiteLine:
-    record: SuiteRecord
-    last: RunLine | None
-
-
-@dataclass(frozen=True, slots=True)
-class EvalsView:
-    """What ``evals.html`` shows."""
-
-    suites: list[SuiteLine]
-    runs: list[RunLine]  # the project's latest runs, of every suite
-    definition: str  # the form's text: the example, or what was sent with an error
-    error: str | None = None  # why the sent suite was refused
-
-
-@dataclass(frozen=True, slots=True)
-class SuiteView:
-    """What ``evals_suite.html`` shows: the definition and a page of runs."""
-
-    record: SuiteRecord
-    runs: list[RunLine]
-    evaluators: list[str]  # the pass-rate columns, the newest run's order first
-    next_link: str | None
-    first_link: str | None
-    jobs: list[EvalJob] = field(default_factory=list)  # its newest jobs (schedule, run now)
-    drift: DriftSeries | None = None  # its runs' drift reports, if it has a drift evaluator
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluatorLine:
-    name: str
-    metric: str | None
-    figures: dict[str, Any] | None  # None while running
-    checks: list[dict[str, Any]]  # this evaluator's thresholds
-
-
-@dataclass(frozen=True, slots=True)
-class RunView:
-    """What ``evals_run.html`` shows."""
-
-    record: RunRecord
-    duration_s: float | None
-    progress: Progress | None  # while running, when this process executes the run
-    evaluators: list[EvaluatorLine]
-    thresholds: list[dict[str, Any]]
-    selection: dict[str, Any] | None
-    charted: bool  # some evaluator has values: the charts load from their own route
-    scores: list[ScoreRow]
-    evaluator: str | None  # the results' filter
-    failed_only: bool
-    next_link: str | None
-    first_link: str | None
-    previous_link: str | None  # compare with the suite's previous run
-    baseline_link: str | None  # compare with the suite's baseline run
-    held: int = 0
-    checks: int = 0
-    form: dict[str, str] = field(default_factory=dict)
-    drift: DriftView | None = None  # the drift evaluator's report, if the suite has one
-
-    @property
-    def run(self) -> EvalRun:
-        return self.record.run
-
-    @property
-    def scores_csv_link(self) -> str:
-        """Every score of the run, as CSV: the run's report."""
-        return scores_csv_url(self.run.id)
-
-    @property
-    def results_csv_link(self) -> str:
-        """Every score the results table selects (all its pages), as CSV."""
-        return scores_csv_url(self.run.id, self.evaluator, self.failed_only)
-
-    @property
-    def summary_csv_link(self) -> str:
-        return summary_csv_url(self.run.id)
-
-    def trace_link(self, row: ScoreRow) -> str:
-        params = {"project": self.record.project, "span": row.score.span_id}
-        return f"/traces/{row.score.trace_id}{query_string(params)}"
 
 
 @router.get("/evals", response_class=HTMLResponse)
