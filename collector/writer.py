@@ -30,7 +30,8 @@ from sqlalchemy.exc import DataError
 
 from collector.errors import Overloaded
 from store.batch import LogBatch, SpanBatch
-from store.write import without_nul, write_logs, write_spans
+from store.nul_free import without_nul
+from store.write import write_logs, write_spans
 
 log = logging.getLogger(__name__)
 

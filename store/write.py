@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -20,7 +19,6 @@ from store.batch import (
     COST_COLUMNS,
     LOG_COLUMNS,
     SPAN_COLUMNS,
-    AgentScore,
     LogBatch,
     ScoreGroups,
     SpanBatch,
@@ -30,7 +28,6 @@ from store.batch import (
 from store.models import LogRecord, PriceRecord, Score, Span, SpanCost
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
-from store.types import JSONText
 
 spans = Span.__table__
 span_costs = SpanCost.__table__
@@ -294,78 +291,6 @@ def _score_insert(dialect_name: str) -> sa.Executable:
         index_elements=["project_id", "dedupe_key"],
         # The unique index is partial; naming its condition lets the database use it.
         index_where=scores.c.dedupe_key.isnot(None),
-    )
-
-
-# PostgreSQL cannot store U+0000: not in text, nor as a \u0000 escape in JSONB. Only
-# a JSON escape preceded by an even number of backslashes is one (an odd number means
-# the backslash itself was escaped).
-_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-_REPLACEMENT = "\ufffd"
-
-
-def without_nul(batch: SpanBatch | LogBatch) -> SpanBatch | LogBatch:
-    """The batch with every NUL character replaced by U+FFFD, for PostgreSQL.
-
-    Tried only after PostgreSQL refused a batch (so the common path pays nothing):
-    replacing keeps the rest of the span, where refusing it would lose it all.
-    """
-    table = spans if isinstance(batch, SpanBatch) else log_records
-    json_columns = _json_positions(table)
-    groups = [
-        (
-            project,
-            [
-                tuple(_clean(value, i in json_columns) for i, value in enumerate(row))
-                for row in rows
-            ],
-        )
-        for project, rows in batch.groups
-    ]
-    cleaned = [
-        (project, [_clean_score(score) for score in found]) for project, found in batch.scores
-    ]
-    # replace(), not a new batch: the costs and prices travel on unchanged (no client text).
-    return replace(batch, groups=groups, scores=cleaned)
-
-
-def _clean_score(score: AgentScore) -> AgentScore:
-    return replace(
-        score,
-        evaluator=_clean(score.evaluator, False),
-        metric=_clean(score.metric, False),
-        label=_clean(score.label, False),
-        explanation=_clean(score.explanation, False),
-        details=_clean_json(score.details),
-    )
-
-
-def _clean_json(value: Any) -> Any:
-    """A JSON-ready value with NUL replaced in every string, keys included."""
-    if type(value) is str:
-        return value.replace("\x00", _REPLACEMENT)
-    if type(value) is dict:
-        return {_clean_json(key): _clean_json(item) for key, item in value.items()}
-    if type(value) is list:
-        return [_clean_json(item) for item in value]
-    return value
-
-
-def _clean(value: Any, json: bool) -> Any:
-    if type(value) is not str:
-        return value
-    if json:
-        value = _JSON_NUL.sub(lambda match: match.group(1) + "\\ufffd", value)
-    return value.replace("\x00", _REPLACEMENT)
-
-
-@cache
-def _json_positions(table: sa.Table) -> frozenset[int]:
-    """Positions of the JSON columns in a batch row (the table's columns minus id and
-    project_id, in order)."""
-    names = [c.name for c in table.columns if c.name not in ("id", "project_id")]
-    return frozenset(
-        position for position, name in enumerate(names) if isinstance(table.c[name].type, JSONText)
     )
 
 
