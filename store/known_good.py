@@ -3,15 +3,18 @@ which version of an agent is running now, to hold against it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from store import dialect
 from store.models import KnownGoodVersion, Trace
+from store.queries import filter_choices
 
 # A version with traces this close to the agent's newest one is still running.
 RUNNING_NS = 24 * 3600 * 1_000_000_000
@@ -106,3 +109,23 @@ def current_version(
         return None
     since = max(newest.values()) - RUNNING_NS
     return max((v for v, latest in newest.items() if latest >= since), key=version_key)
+
+
+def current_versions(
+    session: Session,
+    project_id: int,
+    agents: Iterable[str],
+    versions: Sequence[tuple[str, str]] | None = None,
+) -> dict[str, str | None]:
+    """What each agent runs now (:func:`current_version`); ``versions``, the project's
+    (agent, version) pairs, are read once for all agents unless given."""
+    if versions is None:
+        versions = filter_choices(session, project_id).versions
+    by_agent: dict[str, list[str]] = {}
+    for agent, version in versions:
+        by_agent.setdefault(agent, []).append(version)
+    connection = session.connection()
+    return {
+        agent: current_version(connection, project_id, agent, by_agent.get(agent, []))
+        for agent in agents
+    }

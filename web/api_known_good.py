@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from store import known_good
 from store.models import Trace
 from store.projects import project_id
-from store.queries import filter_choices
 from web.deps import DbSession
 from web.origin import same_origin
 from web.request_body import json_body_doc, json_model
@@ -120,18 +119,14 @@ def _marks(session: DbSession, project: str) -> list[KnownGoodOut]:
     pid = _project(session, project)
     connection = session.connection()
     found = known_good.marks(connection, pid)
-    versions: dict[str, list[str]] = {}
-    for agent, version in filter_choices(session, pid).versions:
-        versions.setdefault(agent, []).append(version)
+    running = known_good.current_versions(session, pid, found)
     return [
         KnownGoodOut(
             agent=mark.agent,
             version=mark.version,
             note=mark.note,
             marked_at=mark.marked_at,
-            current_version=known_good.current_version(
-                connection, pid, mark.agent, versions.get(mark.agent, [])
-            ),
+            current_version=running[mark.agent],
         )
         for mark in found.values()
     ]

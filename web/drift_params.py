@@ -22,7 +22,7 @@ from evals.drift.options import SCORE_PREFIX, BaselineSpec, DriftOptions, Thresh
 from evals.drift.report import build_report
 from store import known_good
 from store.projects import project_id
-from store.queries import TraceFilter, filter_choices
+from store.queries import TraceFilter
 from web.params import BadParameter, time_ns
 
 
@@ -96,8 +96,7 @@ def _running_by_default(params: DriftParams, options: DriftOptions) -> bool:
 
 def _running_version(session: Session, pid: int, params: DriftParams) -> str | None:
     assert params.agent is not None
-    versions = [v for agent, v in filter_choices(session, pid).versions if agent == params.agent]
-    return known_good.current_version(session.connection(), pid, params.agent, versions)
+    return known_good.current_versions(session, pid, [params.agent])[params.agent]
 
 
 def current_label(params: DriftParams) -> str:

@@ -236,12 +236,10 @@ def _against_known_good(
     """Each marked agent's known-good version against the version it runs now, where the
     two differ (``store/known_good.py``)."""
     marks = known_good.marks(session.connection(), pid)
-    by_agent: dict[str, list[str]] = {}
-    for agent, version in versions:
-        by_agent.setdefault(agent, []).append(version)
+    running = known_good.current_versions(session, pid, marks, versions)
     links = []
     for agent, mark in marks.items():
-        now = known_good.current_version(session.connection(), pid, agent, by_agent.get(agent, []))
+        now = running[agent]
         if now is None or now == mark.version:
             continue
         link = {"project": project.name, "a.agent": agent, "a.agent_version": mark.version,

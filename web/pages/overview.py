@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from markupsafe import Markup
-from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from store import known_good
@@ -31,7 +30,6 @@ from store.analytics.overview import Group, Overview, latest_start_ns, overview
 from store.known_good import Mark, version_key
 from store.models import Runaway, Trace
 from store.projects import project_id
-from store.queries import filter_choices
 from store.runaways import runaways
 from web import charts
 from web.deps import DbSession
@@ -180,7 +178,7 @@ def overview_page(
                 budgets=budget_status(session, pid, now),
                 runaways=runaways(session, pid, since=now - RUNAWAYS_SHOWN, limit=10),
                 known_good=marks,
-                current=_current_versions(session, pid, list(marks)),
+                current=known_good.current_versions(session, pid, marks),
             )
     return render(
         request,
@@ -210,20 +208,6 @@ def overview_csv(
     frame = overview_frame(data, table)
     name = filename(f"overview-{table}", project)
     return csv_response(frame_csv(frame, OVERVIEW_COLUMNS[table]), name)
-
-
-def _current_versions(session: Session, pid: int, agents: list[str]) -> dict[str, str | None]:
-    """What each of these agents runs now: the version of its newest trace."""
-    if not agents:
-        return {}
-    versions: dict[str, list[str]] = {}
-    for agent, version in filter_choices(session, pid).versions:
-        versions.setdefault(agent, []).append(version)
-    connection = session.connection()
-    return {
-        agent: known_good.current_version(connection, pid, agent, versions.get(agent, []))
-        for agent in agents
-    }
 
 
 def _resolve_window(
