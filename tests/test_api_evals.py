@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from evals import evaluator_options as suite_module
 from evals import evaluators as registry
-from evals import suite as suite_module
 from evals.background import STOPPED, BackgroundRuns
 from evals.evaluators.base import Evaluator, scores_frame
 from evals.frames import Chunk

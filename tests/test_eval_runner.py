@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from evals import evaluator_options as suite_module
 from evals import evaluators as registry
-from evals import suite as suite_module
 from evals.evaluators.base import Evaluator
 from evals.frames import Chunk
 from evals.runner import RunError, execute_run, run_suite, start_run

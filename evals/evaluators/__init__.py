@@ -1,6 +1,6 @@
 """The evaluators a suite can name, each in its own module, imported when a suite uses it.
 
-``evals.suite.EVALUATOR_OPTIONS`` declares each name's options; this table says which
+``evals.evaluator_options.EVALUATOR_OPTIONS`` declares each name's options; this table says which
 class scores it.
 """
 
