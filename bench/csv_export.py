@@ -18,6 +18,7 @@ The store is only read: the server starts with migrations off.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import statistics
@@ -45,8 +46,9 @@ class Figures:
     first_byte_s: float
     rss_before_mib: float  # the server process alone (the export runs in it)
     rss_peak_mib: float
-    tree_peak_mib: float  # with its decode worker processes, idle meanwhile
-    cpu_s: float  # the server process's CPU time during the export
+    tree_peak_mib: float  # with its decode workers (idle meanwhile) and export workers
+    cpu_s: float  # CPU time of the server and its worker processes during the export
+    export_worker_peak_mib: float  # the largest export worker
 
     @property
     def rows_per_s(self) -> float:
@@ -77,25 +79,44 @@ def tree_rss_kib(pid: int) -> int:
 
 
 def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except FileNotFoundError:
-        return []
-    return [int(child) for child in text.split()]
+    """Child processes, whichever thread started them (the export pool's start in a
+    request thread, and each thread lists its own)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
-def export(client: httpx.Client, pid: int, path: str, params: dict[str, str]) -> Figures:
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of the process and of each of its children, by pid."""
+    found = {}
+    for member in [pid, *children(pid)]:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
+            found[member] = cpu_seconds(member)
+    return found
+
+
+def export(
+    client: httpx.Client, pid: int, path: str, params: dict[str, str], decode_workers: set[int]
+) -> Figures:
     samples, trees, done = [rss_kib(pid)], [tree_rss_kib(pid)], threading.Event()
+    worker_peak = 0
+    cpu_before = tree_cpu_seconds(pid)
+    cpu_last = dict(cpu_before)  # an export worker that stops mid-run counts as last seen
 
     def sample() -> None:
+        nonlocal worker_peak
         while not done.wait(0.02):
             samples.append(rss_kib(pid))
             trees.append(tree_rss_kib(pid))
+            exporters = set(children(pid)) - decode_workers
+            worker_peak = max([worker_peak, *(rss_kib(child) for child in exporters)])
+            cpu_last.update(tree_cpu_seconds(pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     with tempfile.NamedTemporaryFile(suffix=".csv") as out:
-        cpu = cpu_seconds(pid)
         started = time.perf_counter()
         first = None
         size = 0
@@ -107,9 +128,11 @@ def export(client: httpx.Client, pid: int, path: str, params: dict[str, str]) ->
                 out.write(chunk)
                 size += len(chunk)
         elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pid) - cpu
         done.set()
         sampler.join()
+        cpu_last.update(tree_cpu_seconds(pid))
+        # A worker this export started counts from 0.
+        cpu = sum(cpu_last[k] - cpu_before.get(k, 0.0) for k in cpu_last)
         out.flush()
         with open(out.name, encoding="utf-8", newline="") as text:
             rows = sum(1 for _ in csv.reader(text)) - 1
@@ -122,6 +145,7 @@ def export(client: httpx.Client, pid: int, path: str, params: dict[str, str]) ->
         max(samples) / 1024,
         max(trees) / 1024,
         cpu,
+        worker_peak / 1024,
     )
 
 
@@ -133,11 +157,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=sorted(EXPORTS), help="one export only")
     parser.add_argument(
+        "--export-workers", type=int, help="REASONLENS_EXPORT_WORKERS (default: the server's)"
+    )
+    parser.add_argument(
         "--identity", action="store_true", help="ask for no gzip (a browser asks for gzip)"
     )
     args = parser.parse_args()
-    server = Server(args.db, env={"REASONLENS_MIGRATE_ON_START": "false"}).start()
+    env = {"REASONLENS_MIGRATE_ON_START": "false"}
+    if args.export_workers is not None:
+        env["REASONLENS_EXPORT_WORKERS"] = str(args.export_workers)
+    server = Server(args.db, env=env).start()
     assert server.process is not None
+    decode_workers = set(children(server.process.pid))
     try:
         headers = {"accept-encoding": "identity" if args.identity else "gzip"}
         with httpx.Client(base_url=server.url, timeout=3600, headers=headers) as client:
@@ -147,13 +178,14 @@ def main() -> None:
                     continue
                 runs = []
                 for _ in range(args.repeat):
-                    f = export(client, server.process.pid, path, params)
+                    f = export(client, server.process.pid, path, params, decode_workers)
                     runs.append(f)
                     print(f"{name}: {f.rows:,} rows, {f.mib:,.0f} MiB in {f.seconds:.1f} s = "
                           f"{f.rows_per_s:,.0f} rows/s ({f.rows_per_cpu_s:,.0f} per server CPU s);"
                           f" first byte {f.first_byte_s * 1000:.0f} ms; server RSS "
                           f"{f.rss_before_mib:.0f} MiB before, peak {f.rss_peak_mib:.0f} MiB "
-                          f"(with its idle decode workers {f.tree_peak_mib:.0f})",
+                          f"(export workers {f.export_worker_peak_mib:.0f} each at most; "
+                          f"the tree with its idle decode workers {f.tree_peak_mib:.0f})",
                           flush=True)  # fmt: skip
                 rate = statistics.median(r.rows_per_s for r in runs)
                 per_cpu = statistics.median(r.rows_per_cpu_s for r in runs)

@@ -171,7 +171,8 @@ def export(
         typer.echo(f"reasonlens export: KIND is one of {kinds}, not {kind!r}", err=True)
         raise typer.Exit(BAD_INPUT)
     settings = _settings(database_url=db)
-    raise typer.Exit(export_command(Kind(kind), query, output, settings.database_url))
+    code = export_command(Kind(kind), query, output, settings.database_url, settings.export_workers)
+    raise typer.Exit(code)
 
 
 @eval_app.command("run")

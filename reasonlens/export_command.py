@@ -25,6 +25,7 @@ from store.engine import create_engine
 from web.api_csv import SpanFilterParams, span_selection
 from web.drift_params import DriftParams, DriftQueryError, drift_report
 from web.exports.csv_writer import write_file
+from web.exports.pool import ExportPool
 from web.exports.reports import (
     COMPARE_COLUMNS,
     DRIFT_COLUMNS,
@@ -65,34 +66,41 @@ class ExportError(ValueError):
     """A parameter the export cannot use; the message names it."""
 
 
-def export_command(kind: Kind, query: str, out: Path, database_url: str) -> int:
+def export_command(kind: Kind, query: str, out: Path, database_url: str, workers: int) -> int:
     errors = Console(stderr=True, highlight=False)
     if not _exists(database_url):
         errors.print(f"[red]no database[/red] at {database_url}", soft_wrap=True)
         return BAD_INPUT
     engine = create_engine(database_url)
+    pool = ExportPool(database_url, workers)
     try:
         try:
             # Every parameter is checked here, before the file is opened.
-            chunks = _chunks(engine, kind, list(parse_qsl(query, keep_blank_values=False)))
+            chunks = _chunks(engine, pool, kind, list(parse_qsl(query, keep_blank_values=False)))
         except ExportError as error:
             errors.print(f"[red]bad parameter[/red] {error}", soft_wrap=True)
             return BAD_INPUT
         size = write_file(out, chunks)
     finally:
+        pool.close()
         engine.dispose()
     Console(highlight=False).print(f"wrote {out} ({size:,} bytes)", soft_wrap=True)
     return OK
 
 
-def _chunks(engine: sa.Engine, kind: Kind, query: list[tuple[str, str]]) -> Iterator[bytes]:
+def _chunks(
+    engine: sa.Engine, pool: ExportPool, kind: Kind, query: list[tuple[str, str]]
+) -> Iterator[bytes]:
     given = dict(query)
     try:
         match kind:
             case Kind.TRACES:
-                return trace_csv(engine, trace_selection(TraceFilterParams.model_validate(given)))
+                selection = trace_selection(TraceFilterParams.model_validate(given))
+                return trace_csv(engine, selection, pool)
             case Kind.SPANS:
-                return span_csv(engine, span_selection(SpanFilterParams.model_validate(given)))
+                return span_csv(
+                    engine, span_selection(SpanFilterParams.model_validate(given)), pool
+                )
             case Kind.SCORES | Kind.SUMMARY:
                 params = RunParams.model_validate(given)
                 with Session(engine) as session:

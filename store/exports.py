@@ -1,10 +1,12 @@
-"""Rows for the long CSV exports, read in keyset chunks.
+"""Rows for the long CSV exports, read in ranges.
 
-An export of a large store is long: each chunk is its own short transaction (one long
-read would hold back SQLite's WAL checkpoints and PostgreSQL's vacuum meanwhile).
-Traces or spans written during an export may or may not be in it, as with paging the
-API. The caller chooses the selected columns (``store.csv_cells`` renders most of a
-CSV line in the database); each function names the tables its columns may use.
+An export is cut into ranges (of traces in the export's order, or of span row ids),
+each read in its own short transaction: one long read would hold back SQLite's WAL
+checkpoints and PostgreSQL's vacuum meanwhile. Ranges can be read in any order and by
+several processes at once (``web.exports.pool``); joined in order they are the
+selection, without gaps or repeats. Traces or spans written during an export may or may
+not be in it, as with paging the API. The caller chooses the selected columns; each
+function names the tables its columns may use.
 """
 
 from __future__ import annotations
@@ -17,13 +19,88 @@ import sqlalchemy as sa
 
 from store.models import Project, Score, Span, SpanCost, Trace
 from store.models.span_cost import cost_of_span
-from store.queries import SortKey, TraceFilter, encode_cursor, traces_query
+from store.queries import (
+    SortKey,
+    TraceFilter,
+    after_key,
+    filter_conditions,
+    sort_expression,
+    through_key,
+    trace_order,
+)
 
 # Rows per chunk: large enough that a chunk's query costs little beside its rows,
 # small enough that a chunk's rows (a few MB of text) are nothing to hold.
 EXPORT_CHUNK = 5000
 
 Columns = Sequence[sa.ColumnElement[Any]]
+
+
+TraceKey = tuple[float | int, int]  # a trace's sort value and row id
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRange:
+    """A stretch of an export's traces, in its order: after ``after`` (exclusive; None:
+    from the first), through ``through`` (inclusive; None: to the last). Bounded both
+    ways, a range read later still holds every trace it held when it was cut, however
+    many traces arrive meanwhile: a range cut by count alone (``LIMIT``) would drop the
+    trace that a new arrival pushed out of it."""
+
+    after: TraceKey | None
+    through: TraceKey | None
+
+
+def trace_ranges(
+    engine: sa.Engine,
+    f: TraceFilter,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+    chunk: int = EXPORT_CHUNK,
+) -> Iterator[TraceRange]:
+    """The selection cut into ranges of ``chunk`` traces, read as keys only (the sort
+    value and row id come from the sort column's index, never the rows), one short
+    transaction per range: ranges can be cut while earlier ones are being read."""
+    key = sort_expression(sort)
+    after: TraceKey | None = None
+    while True:
+        query = (
+            sa.select(key, Trace.id)
+            .where(*filter_conditions(f))
+            .order_by(*trace_order(key, descending))
+            .limit(chunk)
+        )
+        if after is not None:
+            query = query.where(*after_key(key, after, descending=descending))
+        with engine.connect() as connection:
+            keys = connection.execute(query).all()
+        if len(keys) < chunk:
+            yield TraceRange(after, None)
+            return
+        through = (keys[-1][0], keys[-1][1])
+        yield TraceRange(after, through)
+        after = through
+
+
+def trace_range_rows(
+    connection: sa.Connection,
+    f: TraceFilter,
+    columns: Columns,
+    span: TraceRange,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+) -> Sequence[sa.Row[Any]]:
+    """The range's traces in order: rows of ``columns`` (of ``Trace``; the project's
+    name by a subquery, see :data:`PROJECT_NAME`)."""
+    key = sort_expression(sort)
+    query = sa.select(*columns).where(*filter_conditions(f)).order_by(*trace_order(key, descending))
+    if span.after is not None:
+        query = query.where(*after_key(key, span.after, descending=descending))
+    if span.through is not None:
+        query = query.where(*through_key(key, span.through, descending=descending))
+    return connection.execute(query).all()
 
 
 def iter_trace_rows(
@@ -35,20 +112,19 @@ def iter_trace_rows(
     descending: bool = True,
     chunk: int = EXPORT_CHUNK,
 ) -> Iterator[sa.Row[Any]]:
-    """Every trace of the selection in the order of ``/api/traces``: rows of
-    ``columns`` (of ``Trace`` and ``Project``), then ``sort_value`` and ``id``."""
-    cursor = None
-    while True:
-        query = traces_query(f, sort=sort, descending=descending, limit=chunk, cursor=cursor)
-        sort_value = list(query.selected_columns)[-1]
-        query = query.with_only_columns(*columns, sort_value, Trace.id)
+    """Every trace of the selection in the order of ``/api/traces``, one range at a
+    time in this process: rows of ``columns``."""
+    for span in trace_ranges(engine, f, sort=sort, descending=descending, chunk=chunk):
         with engine.connect() as connection:
-            rows = connection.execute(query).all()
-        yield from rows[:chunk]
-        if len(rows) <= chunk:
-            return
-        last = rows[chunk - 1]
-        cursor = encode_cursor(last.sort_value, last.id)
+            rows = trace_range_rows(connection, f, columns, span, sort=sort, descending=descending)
+        yield from rows
+
+
+# A project's name as a column of a trace or span row: a correlated subquery rather
+# than a join, which let SQLite loop over projects and read every row of each through
+# an index, then sort, for every chunk.
+TRACE_PROJECT = sa.select(Project.name).where(Project.id == Trace.project_id).scalar_subquery()
+SPAN_PROJECT = sa.select(Project.name).where(Project.id == Span.project_id).scalar_subquery()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +139,44 @@ class SpanFilter:
     start_before_ns: int | None = None
 
 
-def iter_span_rows(
-    engine: sa.Engine, f: SpanFilter, columns: Columns, *, chunk: int = EXPORT_CHUNK
-) -> Iterator[sa.Row[Any]]:
-    """Every selected span in the order stored (by row id): rows of ``columns`` (of
-    ``Span`` and ``SpanCost``, or subqueries), then ``id``."""
-    query = span_rows_query(f, columns, chunk)
-    after = 0
-    while True:
-        with engine.connect() as connection:
-            rows = connection.execute(query.where(Span.id > after)).all()
-        yield from rows
-        if len(rows) < chunk:
-            return
-        after = rows[-1].id
+@dataclass(frozen=True, slots=True)
+class IdRange:
+    """Spans with a row id after ``after`` and through ``through`` (None: no end)."""
+
+    after: int
+    through: int | None
 
 
-def span_rows_query(f: SpanFilter, columns: Columns, chunk: int) -> sa.Select[Any]:
-    """One chunk of :func:`iter_span_rows`, before its ``id >`` bound: keyset on the
-    primary key, so each chunk is a range seek, never a sort of the selection
-    (``tests/test_schema.py`` checks the plan)."""
-    conditions: list[sa.ColumnElement[bool]] = []
+def span_ranges(engine: sa.Engine, f: SpanFilter, *, ids: int = EXPORT_CHUNK) -> list[IdRange]:
+    """The span table's row ids cut into windows of ``ids`` ids, the last one open.
+
+    Windows of ids rather than of selected spans: cutting by selected spans would read
+    the selection's keys first, and a span's row id is in no index but the table
+    itself, so that pass would read every span twice. Ids are dense (spans are only
+    deleted by retention), so an unfiltered window holds about ``ids`` spans and a
+    filtered one fewer; each window is one range seek. One trace's spans are a window
+    of their own: they are few and their ids need not be near each other."""
+    if f.trace_id is not None:
+        return [IdRange(0, None)]
+    bounds = sa.select(sa.func.min(Span.id), sa.func.max(Span.id))
+    if f.project is not None:  # a small project's ids, from (project_id, id)
+        bounds = bounds.where(Span.project_id == _project_id(f.project))
+    with engine.connect() as connection:
+        low, high = connection.execute(bounds).one()
+    if low is None:
+        return [IdRange(0, None)]
+    edges = range(low - 1, high, ids)
+    return [IdRange(a, a + ids) for a in edges[:-1]] + [IdRange(edges[-1], None)]
+
+
+def span_range_query(f: SpanFilter, columns: Columns, span: IdRange) -> sa.Select[Any]:
+    """One range of the spans export: keyset on the primary key, so it is a range seek,
+    never a sort of the selection (``tests/test_schema.py`` checks the plan)."""
+    conditions: list[sa.ColumnElement[bool]] = [Span.id > span.after]
+    if span.through is not None:
+        conditions.append(Span.id <= span.through)
     if f.project is not None:
-        project_id = sa.select(Project.id).where(Project.name == f.project).scalar_subquery()
-        conditions.append(Span.project_id == project_id)
+        conditions.append(Span.project_id == _project_id(f.project))
     if f.trace_id is not None:
         conditions.append(Span.trace_id == f.trace_id)
     if f.kind is not None:
@@ -98,13 +188,27 @@ def span_rows_query(f: SpanFilter, columns: Columns, chunk: int) -> sa.Select[An
     if f.start_before_ns is not None:
         conditions.append(Span.start_time_ns <= f.start_before_ns)
     return (
-        sa.select(*columns, Span.id)
+        sa.select(*columns)
         .select_from(Span)
         .outerjoin(SpanCost, cost_of_span(Span))
         .where(*conditions)
         .order_by(Span.id)
-        .limit(chunk)
     )
+
+
+def iter_span_rows(
+    engine: sa.Engine, f: SpanFilter, columns: Columns, *, ids: int = EXPORT_CHUNK
+) -> Iterator[sa.Row[Any]]:
+    """Every selected span in the order stored (by row id), one range at a time in
+    this process: rows of ``columns`` (of ``Span`` and ``SpanCost``, or subqueries)."""
+    for span in span_ranges(engine, f, ids=ids):
+        with engine.connect() as connection:
+            rows = connection.execute(span_range_query(f, columns, span)).all()
+        yield from rows
+
+
+def _project_id(name: str) -> sa.ScalarSelect[int]:
+    return sa.select(Project.id).where(Project.name == name).scalar_subquery()
 
 
 def iter_run_scores(

@@ -90,7 +90,7 @@ class TraceDetail:
     logs: TraceLogs
 
 
-def _sort_expression(key: SortKey) -> sa.ColumnElement[float] | sa.ColumnElement[int]:
+def sort_expression(key: SortKey) -> sa.ColumnElement[float] | sa.ColumnElement[int]:
     match key:
         case SortKey.START_TIME:
             return Trace.start_time_ns
@@ -165,22 +165,53 @@ def traces_query(
     cursor: str | None = None,
 ) -> sa.Select[tuple[Trace, str, float | int]]:
     """The statement behind :func:`list_traces` (fetches ``limit + 1`` to see a next page)."""
-    key = _sort_expression(sort)
+    key = sort_expression(sort)
     query = (
         sa.select(Trace, Project.name, key.label("sort_value"))
         .join(Project, Project.id == Trace.project_id)
         .where(*filter_conditions(f))
     )
     if cursor is not None:
-        value, last_id = decode_cursor(cursor)
-        # Written as `key <= v AND (key < v OR id < last)` rather than a row-value
-        # comparison, so both databases use the sort column's index for the range.
-        if descending:
-            query = query.where(key <= value, sa.or_(key < value, Trace.id < last_id))
-        else:
-            query = query.where(key >= value, sa.or_(key > value, Trace.id > last_id))
-    order = (key.desc(), Trace.id.desc()) if descending else (key.asc(), Trace.id.asc())
-    return query.order_by(*order).limit(limit + 1)
+        query = query.where(*after_key(key, decode_cursor(cursor), descending=descending))
+    return query.order_by(*trace_order(key, descending)).limit(limit + 1)
+
+
+def trace_order(
+    key: sa.ColumnElement[float] | sa.ColumnElement[int], descending: bool
+) -> tuple[sa.UnaryExpression[object], ...]:
+    if descending:
+        return key.desc(), Trace.id.desc()
+    return key.asc(), Trace.id.asc()
+
+
+def after_key(
+    key: sa.ColumnElement[float] | sa.ColumnElement[int],
+    bound: tuple[float | int, int],
+    *,
+    descending: bool,
+) -> list[sa.ColumnElement[bool]]:
+    """The traces strictly after ``bound`` (a sort value and row id) in the order.
+
+    Written as `key <= v AND (key < v OR id < last)` rather than a row-value
+    comparison, so both databases use the sort column's index for the range."""
+    value, last_id = bound
+    if descending:
+        return [key <= value, sa.or_(key < value, Trace.id < last_id)]
+    return [key >= value, sa.or_(key > value, Trace.id > last_id)]
+
+
+def through_key(
+    key: sa.ColumnElement[float] | sa.ColumnElement[int],
+    bound: tuple[float | int, int],
+    *,
+    descending: bool,
+) -> list[sa.ColumnElement[bool]]:
+    """The traces up to and including ``bound`` in the order: :func:`after_key`'s
+    complement."""
+    value, last_id = bound
+    if descending:
+        return [key >= value, sa.or_(key > value, Trace.id >= last_id)]
+    return [key <= value, sa.or_(key < value, Trace.id <= last_id)]
 
 
 def list_traces(

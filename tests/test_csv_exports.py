@@ -110,9 +110,7 @@ def test_span_chunks_join_without_gaps_or_repeats(server: Server, demo: Loaded) 
     selection = SpanFilter(project=PROJECT)
     ids = (Span.trace_id, Span.span_id)
     whole = [(r.trace_id, r.span_id) for r in iter_span_rows(server.engine, selection, ids)]
-    small = [
-        (r.trace_id, r.span_id) for r in iter_span_rows(server.engine, selection, ids, chunk=7)
-    ]
+    small = [(r.trace_id, r.span_id) for r in iter_span_rows(server.engine, selection, ids, ids=7)]
     assert small == whole and len(set(whole)) == len(whole) == server.count(Span, PROJECT)
 
 

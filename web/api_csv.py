@@ -57,7 +57,7 @@ def api_traces_csv(
         selection = trace_selection(params)
     except BadParameter as error:
         raise HTTPException(400, str(error)) from None
-    chunks = trace_csv(request.state.engine, selection)
+    chunks = trace_csv(request.state.engine, selection, request.state.export_pool)
     return csv_response(chunks, filename("traces", params.project))
 
 
@@ -96,7 +96,8 @@ def api_spans_csv(
     except BadParameter as error:
         raise HTTPException(400, str(error)) from None
     qualifier = params.trace_id or params.project
-    return csv_response(span_csv(request.state.engine, selection), filename("spans", qualifier))
+    chunks = span_csv(request.state.engine, selection, request.state.export_pool)
+    return csv_response(chunks, filename("spans", qualifier))
 
 
 @router.get(

@@ -100,6 +100,8 @@ class Span(IdMixin, Base):
         sa.Index(
             "uq_spans_project_id_trace_id_span_id", "project_id", "trace_id", "span_id", unique=True
         ),
+        # One project's spans in the order stored: the spans export's ranges.
+        sa.Index("ix_spans_project_id_id", "project_id", "id"),
         # Model filter and per-model queries touch LLM spans only; the partial index
         # keeps tool and agent spans out of it.
         sa.Index(

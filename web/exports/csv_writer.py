@@ -18,7 +18,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,22 +62,33 @@ def number(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-_NS_PER_DAY = 86_400_000_000_000
-_EPOCH_DAY = date(1970, 1, 1)
-_days: dict[int, str] = {}
+_NS_PER_S = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1)
+_seconds: dict[int, str] = {}
 
 
 def iso(ns: int) -> str:
-    """``web.serialize.iso_time`` (ISO 8601 UTC, microseconds) at a quarter of its
-    cost: the date is looked up, the time of day is arithmetic."""
-    day, rest = divmod(ns, _NS_PER_DAY)
-    text = _days.get(day)
+    """``web.serialize.iso_time`` (ISO 8601 UTC, microseconds) at a sixth of its cost:
+    an export's times crowd into few seconds, so each second is written once and looked
+    up after, and only the fraction is arithmetic."""
+    second, fraction = divmod(ns, _NS_PER_S)
+    text = _seconds.get(second)
     if text is None:
-        text = _days.setdefault(day, (_EPOCH_DAY + timedelta(days=day)).isoformat())
-    seconds, fraction = divmod(rest, 1_000_000_000)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    return f"{text}T{hours:02d}:{minutes:02d}:{seconds:02d}.{fraction // 1000:06d}Z"
+        if len(_seconds) >= 100_000:  # a long export over a long time: start afresh
+            _seconds.clear()
+        text = _seconds[second] = f"{_EPOCH + timedelta(seconds=second):%Y-%m-%dT%H:%M:%S}."
+    return f"{text}{fraction // 1000:06d}Z"
+
+
+def header_bytes(header: Sequence[str]) -> bytes:
+    """A long export's header record (column names are ours: no quoting needed)."""
+    return (",".join(header) + "\r\n").encode()
+
+
+def lines_bytes(lines: Iterable[str]) -> bytes:
+    """Lines written with :func:`quoted`, :func:`number` and :func:`iso` as records:
+    CRLF after each, UTF-8."""
+    return "".join([line + "\r\n" for line in lines]).encode()
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
