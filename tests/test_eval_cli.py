@@ -50,7 +50,11 @@ def _runs(server: Server) -> list[tuple[str, int | None]]:
     with server.engine.connect() as connection:
         return [
             (row.status, row.selection_size)
-            for row in connection.execute(sa.select(EvalRun.status, EvalRun.selection_size))
+            # In the order made: without ORDER BY, PostgreSQL returns an updated row
+            # wherever its new version landed.
+            for row in connection.execute(
+                sa.select(EvalRun.status, EvalRun.selection_size).order_by(EvalRun.id)
+            )
         ]
 
 
