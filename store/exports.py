@@ -120,11 +120,10 @@ def iter_trace_rows(
         yield from rows
 
 
-# A project's name as a column of a trace or span row: a correlated subquery rather
-# than a join, which let SQLite loop over projects and read every row of each through
-# an index, then sort, for every chunk.
-TRACE_PROJECT = sa.select(Project.name).where(Project.id == Trace.project_id).scalar_subquery()
-SPAN_PROJECT = sa.select(Project.name).where(Project.id == Span.project_id).scalar_subquery()
+def project_names(connection: sa.Connection) -> dict[int, str]:
+    """Every project's name by id: an export row carries the id, and its line the name
+    looked up here (a name per row, by subquery or join, cost the database more)."""
+    return dict(connection.execute(sa.select(Project.id, Project.name)).tuples().all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +157,15 @@ def span_ranges(engine: sa.Engine, f: SpanFilter, *, ids: int = EXPORT_CHUNK) ->
     of their own: they are few and their ids need not be near each other."""
     if f.trace_id is not None:
         return [IdRange(0, None)]
-    bounds = sa.select(sa.func.min(Span.id), sa.func.max(Span.id))
+    # One aggregate per query: SQLite reads a lone min() or max() off the end of an
+    # index, but both at once by scanning one.
+    low_id, high_id = sa.select(sa.func.min(Span.id)), sa.select(sa.func.max(Span.id))
     if f.project is not None:  # a small project's ids, from (project_id, id)
-        bounds = bounds.where(Span.project_id == _project_id(f.project))
+        project = Span.project_id == _project_id(f.project)
+        low_id, high_id = low_id.where(project), high_id.where(project)
     with engine.connect() as connection:
-        low, high = connection.execute(bounds).one()
+        low = connection.execute(low_id).scalar_one()
+        high = connection.execute(high_id).scalar_one()
     if low is None:
         return [IdRange(0, None)]
     edges = range(low - 1, high, ids)

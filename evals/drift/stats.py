@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency, ks_2samp
 
 from evals.drift.options import Thresholds
 
@@ -93,6 +91,8 @@ def numeric(baseline: np.ndarray, current: np.ndarray, limits: Thresholds) -> di
     short = _too_few(len(baseline), len(current), limits.min_n, "values")
     if short is not None:
         return {**figures, **_verdict(short)}
+    from scipy.stats import ks_2samp  # here: scipy.stats is ~60 MB the server seldom needs
+
     test = ks_2samp(baseline, current)
     figures |= {
         "statistic": _f(test.statistic),
@@ -152,6 +152,9 @@ def categorical(
     if units is not None:
         scale = np.minimum(1.0, np.array(units, dtype=float) / table.sum(axis=1))
         observed = table * scale[:, None]
+    from scipy.spatial.distance import jensenshannon  # see ks_2samp's import
+    from scipy.stats import chi2_contingency
+
     if table.shape[1] < 2:  # one category in both: nothing can have moved
         statistic, p_value = 0.0, 1.0
     else:

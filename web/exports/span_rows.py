@@ -8,12 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from store.exports import SPAN_PROJECT, IdRange, SpanFilter, span_range_query
+from store.exports import IdRange, SpanFilter, project_names, span_range_query
 from store.models import Span, SpanCost
 from web.exports.csv_writer import iso, lines_bytes, number, quoted
 
 SELECTED = (
-    SPAN_PROJECT, Span.trace_id, Span.span_id, Span.parent_span_id, Span.name, Span.kind,
+    Span.project_id, Span.trace_id, Span.span_id, Span.parent_span_id, Span.name, Span.kind,
     Span.service_name, Span.start_time_ns, Span.end_time_ns, Span.duration_ns, Span.status,
     Span.status_message, Span.error_type, Span.error_message, Span.model, Span.provider,
     Span.input_tokens, Span.output_tokens, Span.reasoning_tokens, Span.cache_read_tokens,
@@ -27,24 +27,26 @@ SELECTED = (
 def span_range_csv(engine: sa.Engine, f: SpanFilter, span: IdRange) -> bytes:
     with engine.connect() as connection:
         rows = connection.execute(span_range_query(f, SELECTED, span)).all()
-    return lines_bytes(span_lines(rows))
+        names = project_names(connection)
+    return lines_bytes(span_lines(rows, names))
 
 
 def _int(value: int | None) -> str | int:
     return "" if value is None else value
 
 
-def span_lines(rows: Iterable[sa.Row[Any]]) -> Iterator[str]:
+def span_lines(rows: Iterable[sa.Row[Any]], project_names: dict[int, str]) -> Iterator[str]:
     """One line per row in ``spans.COLUMNS`` order (see ``trace_rows.trace_lines``)."""
     q, n = quoted, _int
+    projects = {id_: q(name) for id_, name in project_names.items()}
     for (project, trace_id, span_id, parent, name, kind, service, start, end, duration, status,
          status_message, error_type, error_message, model, provider, tokens_in, tokens_out,
          reasoning, cache_read, cache_write, cost, cost_source, tool, arguments, result, agent,
          version, session, user, prompt, prompt_version, confidence, input_text,
          output_text) in rows:  # fmt: skip
         yield (
-            f"{q(project)},{trace_id},{span_id},{parent or ''},{q(name)},{kind},{q(service)},"
-            f"{iso(start)},{iso(end)},{start},{end},{duration / 1e6!r},{status},"
+            f"{projects[project]},{trace_id},{span_id},{parent or ''},{q(name)},{kind},"
+            f"{q(service)},{iso(start)},{iso(end)},{start},{end},{duration / 1e6!r},{status},"
             f"{q(status_message)},{q(error_type)},{q(error_message)},{q(model)},{q(provider)},"
             f"{n(tokens_in)},{n(tokens_out)},{n(reasoning)},{n(cache_read)},{n(cache_write)},"
             f"{number(cost)},{cost_source or ''},{q(tool)},{q(arguments)},{q(result)},"
