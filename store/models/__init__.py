@@ -1,5 +1,6 @@
 """The trace store's tables, one module per concept."""
 
+from store.models.access import ApiKey, AuditEntry
 from store.models.alert import Alert, AlertRule
 from store.models.base import Base
 from store.models.budget import BUDGET_PERIODS, Budget, Runaway
@@ -19,6 +20,8 @@ __all__ = [
     "DEFAULT_PROJECT",
     "Alert",
     "AlertRule",
+    "ApiKey",
+    "AuditEntry",
     "Base",
     "Budget",
     "CustomPrice",

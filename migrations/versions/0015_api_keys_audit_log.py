@@ -1,0 +1,62 @@
+"""API keys per project, and the audit log of admin actions
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-11-22 05:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+TIME = sa.DateTime(timezone=True)
+JSON = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "api_keys",
+        sa.Column("project_id", ROW_ID, nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("scopes", sa.Text(), nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+        sa.Column("last_used_at", TIME, nullable=True),
+        sa.Column("revoked_at", TIME, nullable=True),
+        sa.Column("id", ROW_ID, autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_api_keys_project_id_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+    )
+    op.create_index("uq_api_keys_prefix", "api_keys", ["prefix"], unique=True)
+    op.create_index("ix_api_keys_project_id", "api_keys", ["project_id"])
+    op.create_table(
+        "audit_log",
+        sa.Column("at", TIME, nullable=False),
+        sa.Column("actor", sa.Text(), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("project_id", ROW_ID, nullable=True),
+        sa.Column("target", sa.Text(), nullable=True),
+        sa.Column("detail", JSON, nullable=True),
+        sa.Column("id", ROW_ID, autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_audit_log_project_id_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    op.create_index("ix_audit_log_project_id_at", "audit_log", ["project_id", "at"])
+
+
+def downgrade() -> None:
+    op.drop_table("audit_log")
+    op.drop_table("api_keys")
