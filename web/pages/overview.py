@@ -115,9 +115,9 @@ class OverviewView:
         """One of the tables below, for this window, as CSV (``/overview.csv``)."""
         return "/overview.csv" + query_string({"project": project, "table": table, **self.form})
 
-    def runaways_csv_link(self, project: str | None) -> str:
-        """The runaways table as shown: the same 7 days (to the microsecond), at most
-        as many rows."""
+    def runaways_link(self, project: str | None, suffix: str = "") -> str:
+        """The runaways table as shown (``/api/runaways``, ``suffix`` ``.csv`` for its
+        CSV): the same 7 days (to the microsecond), at most as many rows."""
         since = self.runaways_since
         params = {
             "project": project,
@@ -126,7 +126,7 @@ class OverviewView:
             else None,
             "limit": RUNAWAYS_LISTED,
         }
-        return "/api/runaways.csv" + query_string(params)
+        return f"/api/runaways{suffix}" + query_string(params)
 
     def traces_link(self, group: Group | None = None, **extra: Any) -> str:
         """``/traces`` showing the traces behind a number (of one agent version)."""
