@@ -4,6 +4,7 @@ visit per page, each clicking every link on it (Chromium is slow here)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,17 @@ def test_formula_text_arrives_disarmed(
     watched.assert_clean()
 
 
+def _finished(server: Server, suite_id: int, timeout: float = 120) -> None:
+    """Wait until the suite's jobs are done (a server's worker runs them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = httpx.get(f"{server.url}/api/suites/{suite_id}/jobs").json()["jobs"]
+        if all(job["status"] in ("done", "failed") for job in jobs):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"suite {suite_id}'s jobs still open after {timeout}s")
+
+
 def _verdicts(trace_id: str, passed: bool) -> list[NewScore]:
     """A verdict and an escalation at step 2 through a formula tool, each text a formula."""
     return [
@@ -209,6 +221,7 @@ def test_the_other_tables_links_download_what_they_show(
     ]
     queued = httpx.post(f"{server.url}/api/suites/{run['suite_id']}/jobs")
     assert queued.status_code == 202, queued.text
+    _finished(server, run["suite_id"])  # its run, if a worker takes it, is on every page
     page.goto(f"{server.url}/evals/suites/{run['suite_id']}")
     series = table(click_download(page, "a.suite-drift-csv", tmp_path))
     assert str(run["id"]) in {row["run_id"] for row in series}
