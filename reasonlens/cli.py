@@ -150,7 +150,9 @@ def reprice(
 def export(
     kind: Annotated[
         str,
-        typer.Argument(metavar="KIND", help="traces, spans, scores, summary, compare or drift."),
+        typer.Argument(
+            metavar="KIND", help="What to export: see the list below (the README names each route)."
+        ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The CSV file to write.", dir_okay=False)
@@ -159,23 +161,30 @@ def export(
         str,
         typer.Argument(
             help="The API route's parameters as a query string, e.g. "
-            "'project=default&agent=support' (scores and summary: 'run_id=12')."
+            "'project=default&agent=support', its path id by name ('run_id=12', "
+            "'suite_id=3', 'b=12&against=9', 'trace_id=...')."
         ),
     ] = "",
     db: DbOption = None,
 ) -> None:
     """Write a CSV export (the same file as the dashboard's "Export CSV") to a file.
 
+    KIND: traces, spans, scores, summary, compare, drift, sessions, suites, runs,
+    overview, eval-compare, eval-runs, thresholds, run-drift, suite-drift,
+    trace-scores, alerts, alert-rules, schedules, budgets, prices, runaways,
+    known-good, jobs.
+
     Exits 0 when written, 2 on an unknown KIND or a bad parameter (nothing is written).
     """
-    from reasonlens.export_command import BAD_INPUT, Kind, export_command
+    from reasonlens.export_command import BAD_INPUT, export_command
+    from reasonlens.export_kinds import KINDS
 
-    if kind not in Kind.__members__.values():
-        kinds = ", ".join(Kind)
+    if kind not in KINDS:
+        kinds = ", ".join(KINDS)
         typer.echo(f"reasonlens export: KIND is one of {kinds}, not {kind!r}", err=True)
         raise typer.Exit(BAD_INPUT)
     settings = _settings(database_url=db)
-    code = export_command(Kind(kind), query, output, settings.database_url, settings.export_workers)
+    code = export_command(kind, query, output, settings.database_url, settings.export_workers)
     raise typer.Exit(code)
 
 

@@ -1,17 +1,24 @@
 """ "Export CSV" clicked in headless Chromium: the file downloaded is what the table
-shows (every page of it), and text that looks like a formula arrives disarmed."""
+shows (every page of it), and text that looks like a formula arrives disarmed. One
+visit per page, each clicking every link on it (Chromium is slow here)."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page
 
+from store.evals import NewScore
+from store.models import Project, Runaway
 from tests.agent_runs import Run, send_runs
 from tests.browser import Watched
+from tests.compare_data import scored_run
 from tests.csv_files import FORMULA_STARTS, run_suite, table
 from tests.demo_data import Loaded, load_demo
 from tests.server import Server
@@ -23,6 +30,16 @@ name: {name}
 select: {{project: {project}}}
 evaluators:
   - step_budget: {{max_steps: {steps}}}
+"""
+DRIFT_SUITE = f"""\
+name: drift-browser
+select: {{project: {PROJECT}, agent: support, agent_version: "1.5"}}
+evaluators:
+  - step_budget: {{max_steps: 12}}
+  - drift: {{baseline: {{version: "1.4"}}}}
+thresholds:
+  step_budget: {{pass_rate: 0.5}}
+  drift: {{max_drifted: 0}}
 """
 # (text an agent's run carried, as a spreadsheet must read it back)
 FORMULAS = [
@@ -137,4 +154,104 @@ def test_formula_text_arrives_disarmed(
         for row in rows:
             for column, value in row.items():
                 assert not value.startswith(FORMULA_STARTS), (column, value)
+    watched.assert_clean()
+
+
+def _finished(server: Server, suite_id: int, timeout: float = 120) -> None:
+    """Wait until the suite's jobs are done (a server's worker runs them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = httpx.get(f"{server.url}/api/suites/{suite_id}/jobs").json()["jobs"]
+        if all(job["status"] in ("done", "failed") for job in jobs):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"suite {suite_id}'s jobs still open after {timeout}s")
+
+
+def _verdicts(trace_id: str, passed: bool) -> list[NewScore]:
+    """A verdict and an escalation at step 2 through a formula tool, each text a formula."""
+    return [
+        NewScore(trace_id, "=judge", "@ok", 1.0, "=label", passed, "-because"),
+        NewScore(trace_id, "@handoff", "escalated", 2.0, "+tool", passed, "=why"),
+    ]
+
+
+def test_the_other_tables_links_download_what_they_show(
+    server: Server, demo: Loaded, hostile: dict[str, Any], watched: Watched, tmp_path: Path
+) -> None:
+    """One visit to each page with a new link: a run comparison (regressed, tools,
+    escalations), a trace's scores, a drift suite's run (thresholds, drift) and page
+    (drift, jobs), the evals page (recent runs), the overview (its runaways)."""
+    page = watched.page
+    trace = hostile["trace_ids"][0]
+    a = scored_run(server.engine, HOSTILE, "=compare", _verdicts(trace, True))
+    b = scored_run(server.engine, HOSTILE, "=compare", _verdicts(trace, False))
+    page.goto(f"{server.url}/evals/compare?a={a}&b={b}")
+    regressed = table(click_download(page, "a.ec-regressed-csv", tmp_path))
+    shown = [
+        ("'" + row.locator("td").first.inner_text(), row.get_attribute("data-key"))
+        for row in page.locator("table.ec-regressed tr.ec-change").all()
+    ]
+    assert [(row["evaluator"], row["key"]) for row in regressed] == shown
+    assert set(shown) == {("'@handoff", trace), ("'=judge", trace)}
+    tools = table(click_download(page, "a.ec-tools-csv", tmp_path))
+    assert [row["tool"] for row in tools] == [
+        row.get_attribute("data-tool") for row in page.locator("tr.ec-tool").all()
+    ] == ["lookup"]  # fmt: skip
+    escalations = table(click_download(page, "a.ec-escalations-csv", tmp_path))
+    assert [(r["section"], r["step"], r["tool"], r["b"]) for r in escalations] == [
+        ("step", "2", "", "1"), ("tool", "", "'+tool", "1")]  # fmt: skip
+    page.goto(f"{server.url}/traces/{trace}?project={HOSTILE}")
+    scores = table(click_download(page, "a.trace-scores-csv", tmp_path))
+    assert len(scores) == page.locator("tr.score").count() == 5  # both runs, the suite's
+    for rows in (regressed, tools, escalations, scores):
+        for row in rows:
+            for column, value in row.items():
+                assert not value.startswith(FORMULA_STARTS), (column, value)
+
+    run = run_suite(server, DRIFT_SUITE)
+    page.goto(f"{server.url}/evals/runs/{run['id']}")
+    thresholds = table(click_download(page, "a.thresholds-csv", tmp_path))
+    assert [(row["evaluator"], row["check"]) for row in thresholds] == [
+        ("step_budget", "pass_rate"), ("drift", "max_drifted")]  # fmt: skip
+    assert page.locator("table.eval-thresholds tbody tr").count() == 2
+    drift = table(click_download(page, "a.run-drift-csv", tmp_path))
+    assert [row["metric"] for row in drift] == [
+        row.get_attribute("data-metric") for row in page.locator("tr.drift-metric").all()
+    ]
+    queued = httpx.post(f"{server.url}/api/suites/{run['suite_id']}/jobs")
+    assert queued.status_code == 202, queued.text
+    _finished(server, run["suite_id"])  # its run, if a worker takes it, is on every page
+    page.goto(f"{server.url}/evals/suites/{run['suite_id']}")
+    series = table(click_download(page, "a.suite-drift-csv", tmp_path))
+    assert str(run["id"]) in {row["run_id"] for row in series}
+    assert {row["metric"] for row in series} == {
+        row.get_attribute("data-metric") for row in page.locator("table.drift-verdicts tr").all()
+    } - {None}
+    jobs = table(click_download(page, "a.suite-jobs-csv", tmp_path))
+    cells = page.locator("table.suite-jobs tbody tr td:first-child").all_inner_texts()
+    assert [f"#{row['id']}" for row in jobs] == cells and len(jobs) == 1
+    page.goto(f"{server.url}/evals?project={PROJECT}")
+    recent = table(click_download(page, "a.recent-runs-csv", tmp_path))
+    links = page.locator("table.eval-runs a.run-link").all_inner_texts()
+    assert [f"#{run_id}" for run_id in dict.fromkeys(row["run_id"] for row in recent)] == links
+
+    now = datetime.now(UTC)
+    flagged = [t.trace_id for t in demo.summary.traces[:3]]
+    with server.engine.begin() as connection:
+        pid = connection.execute(sa.select(Project.id).where(Project.name == PROJECT)).scalar()
+        connection.execute(
+            sa.insert(Runaway),
+            [
+                {"project_id": pid, "trace_id": trace_id, "baseline": "agent",
+                 "name": "support", "flagged_at": now - timedelta(days=8 * (i == 0), hours=i),
+                 "steps": 40, "tokens": 9000, "steps_limit": 13.0, "tokens_limit": 5000.0,
+                 "baseline_traces": 20}
+                for i, trace_id in enumerate(flagged)
+            ],
+        )  # fmt: skip
+    page.goto(f"{server.url}/?project={PROJECT}")
+    runaways = table(click_download(page, "a.runaways-csv", tmp_path))
+    assert [row["trace_id"] for row in runaways] == flagged[1:]  # the last 7 days only
+    assert page.locator("table.runaways tbody tr").count() == 2
     watched.assert_clean()

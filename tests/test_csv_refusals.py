@@ -14,12 +14,24 @@ from typing import Any
 import httpx
 import pytest
 
+from reasonlens import cli
+from reasonlens.app import create_app
+from reasonlens.export_kinds import KINDS
+from reasonlens.settings import Settings
 from tests.csv_files import download, run_suite
 from tests.demo_data import Loaded, load_demo
 from tests.server import Server
-from web import api_alerts, api_budgets, api_known_good, api_prices, api_runaways
-from web.eval_schemas import ScheduleOut
-from web.exports import reports, scores, sessions, spans, traces
+from web import api_lists_csv
+from web.exports import (
+    eval_tables,
+    reports,
+    run_compare,
+    scores,
+    sessions,
+    spans,
+    trace_scores,
+    traces,
+)
 from web.exports.listing import model_columns
 
 PROJECT = "csv-exports"
@@ -162,16 +174,37 @@ def test_the_cli_says_when_there_is_no_database(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
-LISTS = [model_columns(model) for model in (
-    api_alerts.AlertOut, api_alerts.RuleOut, ScheduleOut, api_budgets.BudgetOut,
-    api_prices.PriceOut, api_runaways.RunawayOut, api_known_good.KnownGoodOut)]  # fmt: skip
+LISTS = [model_columns(export.model) for export in api_lists_csv.LISTS.values()]
+README = Path(__file__).parent.parent / "README.md"
 
 
 def test_every_export_has_its_columns_documented() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = README.read_text()
     for columns in (traces.COLUMNS, spans.COLUMNS, scores.COLUMNS, reports.SUMMARY_COLUMNS,
                     reports.COMPARE_COLUMNS, reports.DRIFT_COLUMNS, sessions.COLUMNS,
                     reports.RUNS_COLUMNS, reports.SUITES_COLUMNS,
                     *reports.OVERVIEW_COLUMNS.values(), *LISTS,
-                    reports.EVAL_COMPARE_COLUMNS):  # fmt: skip
+                    *run_compare.COLUMNS.values(), eval_tables.THRESHOLDS_COLUMNS,
+                    eval_tables.DRIFT_SERIES_COLUMNS, trace_scores.COLUMNS):  # fmt: skip
         assert ", ".join(f"`{column}`" for column in columns) in readme
+
+
+def test_every_cli_kind_is_in_the_readme_and_the_help() -> None:
+    """The README's table of exports names each KIND, as does ``reasonlens export --help``;
+    and every CSV route is in that table."""
+    readme = README.read_text()
+    section = readme[readme.index("### CSV exports") :]
+    table = section[: section.index("**`GET /api/traces.csv`**")]
+    kinds = set(re.findall(r"`([a-z-]+)`", " ".join(
+        line.rsplit("|", 2)[1] for line in table.splitlines() if line.startswith("| ")
+    )))  # fmt: skip
+    assert kinds == set(KINDS)
+    help_text = " ".join((cli.export.__doc__ or "").split())
+    assert ", ".join(KINDS) + "." in help_text
+    paths = create_app(Settings(database_url="sqlite://")).openapi()["paths"]
+    routes = {re.sub(r"\{\w+\}", "{}", path) for path in paths if path.endswith(".csv")}
+    documented = {
+        re.sub(r"\{\w+\}", "{}", path) for path in re.findall(r"`(?:GET )?(/[^`?]+\.csv)", table)
+    }
+    pages = {"/compare.csv", "/overview.csv", "/sessions.csv"}  # out of the OpenAPI document
+    assert routes == documented - pages and len(documented) == len(KINDS)  # a KIND each

@@ -20,6 +20,7 @@ from web.api_csv import router as csv_router
 from web.api_datasets import router as datasets_router
 from web.api_drift import router as drift_router
 from web.api_eval_compare import router as eval_compare_router
+from web.api_eval_csv import router as eval_csv_router
 from web.api_evals import router as evals_router
 from web.api_known_good import router as known_good_router
 from web.api_lists_csv import router as lists_csv_router
@@ -40,6 +41,7 @@ router = APIRouter()
 for part in (
     csv_router,
     lists_csv_router,
+    eval_csv_router,
     evals_router,
     datasets_router,
     eval_compare_router,

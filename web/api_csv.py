@@ -6,6 +6,7 @@ GET /api/eval-runs/{id}/scores.csv   a run's scores (evaluator=, failed=true)
 GET /api/eval-runs/{id}/summary.csv  a run's figures per evaluator (pandas-built, small)
 GET /api/suites/{id}/runs.csv        a suite's runs, a row per run and evaluator (pandas)
 GET /api/suites.csv?project=         the suites of the evals page (pandas)
+GET /api/traces/{id}/scores.csv      the trace page's scores table (pandas)
 
 Parameters are checked before the first byte is sent, so a bad one is a 4xx: once
 streaming, a status cannot change. Rows are read in keyset chunks (``store.exports``)
@@ -15,6 +16,7 @@ and written as they are read (``web.exports.csv_writer``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -25,6 +27,7 @@ from starlette.responses import StreamingResponse
 from store import eval_reads
 from store.exports import SpanFilter
 from store.projects import project_id
+from store.score_read import trace_scores
 from store.vocabulary import SpanKind
 from web.exports.csv_writer import filename
 from web.exports.reports import (
@@ -39,9 +42,12 @@ from web.exports.reports import (
 from web.exports.response import CSV_RESPONSES, csv_response
 from web.exports.scores import score_csv
 from web.exports.spans import span_csv
+from web.exports.trace_scores import COLUMNS as TRACE_SCORES_COLUMNS
+from web.exports.trace_scores import trace_scores_frame
 from web.exports.traces import trace_csv
 from web.filters import TraceFilterParams, trace_selection
 from web.params import BadParameter, RowId, time_ns
+from web.score_view import score_panel
 
 router = APIRouter()
 
@@ -141,18 +147,23 @@ def api_run_summary_csv(request: Request, run_id: RowId) -> StreamingResponse:
 def api_suite_runs_csv(request: Request, suite_id: RowId) -> StreamingResponse:
     """Every run of the suite, newest first, as its page's runs table shows them."""
     with Session(request.state.engine) as session:
-        record = eval_reads.get_suite(session, suite_id)
-        if record is None:
-            raise HTTPException(404, f"no eval suite {suite_id}")
-        runs, cursor = [], None
-        while True:
-            page = eval_reads.suite_runs(session, suite_id, limit=1000, cursor=cursor)
-            runs += page.runs
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-    frame = runs_frame(suite_id, record.suite.name, runs)
-    return csv_response(frame_csv(frame, RUNS_COLUMNS), filename("runs", f"suite-{suite_id}"))
+        chunks = suite_runs_csv(session, suite_id)
+    return csv_response(chunks, filename("runs", f"suite-{suite_id}"))
+
+
+def suite_runs_csv(session: Session, suite_id: int) -> Iterator[bytes]:
+    """Read whole before the first byte (a few hundred runs at most a year)."""
+    record = eval_reads.get_suite(session, suite_id)
+    if record is None:
+        raise HTTPException(404, f"no eval suite {suite_id}")
+    runs, cursor = [], None
+    while True:
+        page = eval_reads.suite_runs(session, suite_id, limit=1000, cursor=cursor)
+        runs += page.runs
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return frame_csv(runs_frame(suite_id, record.suite.name, runs), RUNS_COLUMNS)
 
 
 @router.get("/api/suites.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
@@ -162,13 +173,42 @@ def api_suites_csv(
 ) -> StreamingResponse:
     """The suites with their latest run, as the evals page lists them."""
     with Session(request.state.engine) as session:
-        found = None
-        if project is not None:
-            found = project_id(session.connection(), project)
-            if found is None:
-                raise HTTPException(404, f"no project named {project!r}")
-        frame = suites_frame(eval_reads.list_suites(session, found))
-    return csv_response(frame_csv(frame, SUITES_COLUMNS), filename("suites", project))
+        chunks = suites_csv(session, project)
+    return csv_response(chunks, filename("suites", project))
+
+
+def suites_csv(session: Session, project: str | None) -> Iterator[bytes]:
+    found = None
+    if project is not None:
+        found = project_id(session.connection(), project)
+        if found is None:
+            raise HTTPException(404, f"no project named {project!r}")
+    return frame_csv(suites_frame(eval_reads.list_suites(session, found)), SUITES_COLUMNS)
+
+
+@router.get(
+    "/api/traces/{trace_id}/scores.csv", response_class=StreamingResponse, responses=CSV_RESPONSES
+)
+def api_trace_scores_csv(
+    request: Request,
+    trace_id: str,
+    project: str = Query("default", max_length=200, description="The trace's project."),
+) -> StreamingResponse:
+    """The trace page's Scores table: its newest 500 scores, by evaluator, the current
+    ones of each first (``web.exports.trace_scores``)."""
+    with Session(request.state.engine) as session:
+        chunks = trace_scores_csv(session, trace_id, project)
+    return csv_response(chunks, filename("trace-scores", trace_id))
+
+
+def trace_scores_csv(session: Session, trace_id: str, project: str) -> Iterator[bytes]:
+    if not _TRACE_ID.match(trace_id):
+        raise HTTPException(400, "trace_id must be 32 hexadecimal characters")
+    found = project_id(session.connection(), project)
+    if found is None:
+        raise HTTPException(404, f"no project named {project!r}")
+    panel = score_panel(trace_scores(session.connection(), found, trace_id.lower()))
+    return frame_csv(trace_scores_frame(trace_id.lower(), panel), TRACE_SCORES_COLUMNS)
 
 
 def _found_run(session: Session, run_id: int) -> eval_reads.RunRecord:

@@ -1,4 +1,5 @@
-"""``GET /api/eval-runs/{b}/compare?against={a}``: two eval runs side by side, as JSON.
+"""``GET /api/eval-runs/{b}/compare?against={a}``: two eval runs side by side, as JSON
+(and each of the page's tables as CSV, ``compare.csv?table=``).
 
 The JSON twin of ``/evals/compare`` (``web/pages/eval_compare.py``): the same
 comparison (``evals/compare.py``), every figure and list the page shows. Without
@@ -9,12 +10,14 @@ against itself, an evaluator neither run has or a bad limit, 400.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
@@ -38,8 +41,10 @@ from web.deps import DbSession
 from web.eval_compare_schemas import RunComparisonOut
 from web.eval_urls import run_url
 from web.exports.csv_writer import filename
-from web.exports.reports import EVAL_COMPARE_COLUMNS, eval_compare_frame, frame_csv
+from web.exports.reports import frame_csv
 from web.exports.response import CSV_RESPONSES, csv_response
+from web.exports.run_compare import COLUMNS, Table, table_frame
+from web.params import RowId
 
 router = APIRouter()
 
@@ -67,20 +72,40 @@ def api_compare_runs(
     return Response(orjson.dumps(comparison_json(comparison)), media_type="application/json")
 
 
+class CompareCsvParams(BaseModel):
+    """Which comparison and which of its tables; the JSON comparison's parameters."""
+
+    against: int | None = Field(None, ge=1, le=2**63 - 1, description="As for the JSON.")
+    evaluator: str | None = Field(None, description="As for the JSON comparison.")
+    table: Table = Field("evaluators", description="evaluators, regressed, improved, "
+                         "tools or escalations: the page's tables.")  # fmt: skip
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Keys and tools listed.")
+
+
 @router.get(
     "/api/eval-runs/{b}/compare.csv", response_class=StreamingResponse, responses=CSV_RESPONSES
 )
 def api_compare_runs_csv(
-    session: DbSession,
-    b: int,
-    against: int | None = Query(None, description="As for the JSON comparison."),
-    evaluator: str | None = Query(None, description="As for the JSON comparison."),
+    session: DbSession, b: RowId, params: Annotated[CompareCsvParams, Query()]
 ) -> Response:
-    """The comparison's Evaluators table (``web.exports.reports.EVAL_COMPARE_COLUMNS``)."""
-    comparison = comparison_or_error(session, b, against, evaluator or None, DEFAULT_LIMIT)
-    frame = eval_compare_frame(comparison)
-    name = filename("eval-compare", f"runs-{comparison.a.id}-{comparison.b.id}")
-    return csv_response(frame_csv(frame, EVAL_COMPARE_COLUMNS), name)
+    """One table of the comparison page as it shows it: the Evaluators table (the
+    default), the first ``limit`` regressed or improved keys, run B's tools (the first
+    ``limit``), or the escalation tables (``web.exports.run_compare.COLUMNS``)."""
+    chunks, comparison = compare_csv(session, b, params)
+    qualifier = f"runs-{comparison.a.id}-{comparison.b.id}"
+    kind = "eval-compare" if params.table == "evaluators" else f"eval-compare-{params.table}"
+    return csv_response(chunks, filename(kind, qualifier))
+
+
+def compare_csv(
+    session: Session, b: int, params: CompareCsvParams
+) -> tuple[Iterator[bytes], RunComparison]:
+    """The table's CSV (also ``reasonlens export eval-compare``), and the comparison."""
+    comparison = comparison_or_error(
+        session, b, params.against, params.evaluator or None, params.limit
+    )
+    frame = table_frame(comparison, params.table)
+    return frame_csv(frame, COLUMNS[params.table]), comparison
 
 
 def comparison_or_error(

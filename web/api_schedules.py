@@ -12,7 +12,9 @@ run by whichever worker (a server's, or a ``reasonlens worker`` process) claims 
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy.orm import Session
 
 from evals.scheduler import run_now
 from store import eval_reads, jobs
@@ -45,12 +47,17 @@ def list_schedules(
     session: DbSession,
     project: str | None = Query(None, max_length=200, description="Omit for every project."),
 ) -> ScheduleList:
+    return schedule_list(request.state.engine, session, project)
+
+
+def schedule_list(engine: sa.Engine, session: Session, project: str | None) -> ScheduleList:
+    """The list (also ``/api/schedules.csv`` and ``reasonlens export schedules``)."""
     found = None
     if project is not None:
         found = project_id(session.connection(), project)
         if found is None:
             raise HTTPException(404, f"no project named {project!r}")
-    lines = schedule_lines(request.state.engine, session, found)
+    lines = schedule_lines(engine, session, found)
     return ScheduleList(
         schedules=[
             ScheduleOut(

@@ -53,6 +53,19 @@ class SuiteView:
     first_link: str | None
     jobs: list[EvalJob] = field(default_factory=list)  # its newest jobs (schedule, run now)
     drift: DriftSeries | None = None  # its runs' drift reports, if it has a drift evaluator
+    cursor: str | None = None  # the page of runs shown (None: the newest)
+    jobs_shown: int = 20  # at most this many jobs
+
+    @property
+    def drift_csv_link(self) -> str:
+        """The drift table's runs (this page of them) as CSV."""
+        suite_id = self.record.suite.id
+        return f"/api/suites/{suite_id}/drift.csv" + query_string({"cursor": self.cursor})
+
+    @property
+    def jobs_csv_link(self) -> str:
+        suite_id = self.record.suite.id
+        return f"/api/suites/{suite_id}/jobs.csv" + query_string({"limit": self.jobs_shown})
 
 
 @dataclass(frozen=True, slots=True)

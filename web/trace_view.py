@@ -48,6 +48,10 @@ class TraceUrls:
     def page(self, **params: Any) -> str:
         return self.base + query_string({"project": self.project}, **params)
 
+    def scores_csv(self) -> str:
+        """The Scores table as CSV (``/api/traces/{id}/scores.csv``)."""
+        return f"/api/traces/{self.trace_id}/scores.csv" + query_string({"project": self.project})
+
     def span(self, span_id: str) -> str:
         """The page with the span's panel open: the link every row falls back to."""
         return self.page(span=span_id)

@@ -96,18 +96,21 @@ def runs_frame(suite_id: int, suite: str, runs: list[EvalRun]) -> pd.DataFrame:
     """A suite's runs table in long form: one row per run and evaluator (its pass rate),
     so the columns stay the same whichever evaluators the suite had; a run without
     figures (running, or failed to finish) is one row with no evaluator."""
-    records = []
-    for run in runs:
-        held, total = evals_view.thresholds_held(run)
-        head = {
-            "suite_id": suite_id, "suite": suite, "run_id": run.id, "status": run.status,
-            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
-            "duration_s": evals_view.duration_s(run), "selection_size": run.selection_size,
-            "thresholds_held": held, "thresholds_total": total,
-        }  # fmt: skip
-        rates = evals_view.pass_rates(run) or {None: None}
-        records += [{**head, "evaluator": name, "pass_rate": rate} for name, rate in rates.items()]
+    records = [record for run in runs for record in run_records(suite_id, suite, run)]
     return pd.DataFrame.from_records(records, columns=list(RUNS_COLUMNS))
+
+
+def run_records(suite_id: int, suite: str, run: EvalRun) -> list[dict[str, Any]]:
+    """One run's rows of :data:`RUNS_COLUMNS`."""
+    held, total = evals_view.thresholds_held(run)
+    head = {
+        "suite_id": suite_id, "suite": suite, "run_id": run.id, "status": run.status,
+        "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+        "duration_s": evals_view.duration_s(run), "selection_size": run.selection_size,
+        "thresholds_held": held, "thresholds_total": total,
+    }  # fmt: skip
+    rates = evals_view.pass_rates(run) or {None: None}
+    return [{**head, "evaluator": name, "pass_rate": rate} for name, rate in rates.items()]
 
 
 def suites_frame(records: list[SuiteRecord]) -> pd.DataFrame:

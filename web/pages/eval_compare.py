@@ -61,13 +61,17 @@ class EvalCompareView:
         assert c is not None
         return compare_url(c.a.id, c.b.id)
 
-    @property
-    def csv_url(self) -> str:
+    def csv_url(self, table: str = "evaluators") -> str:
+        """One of the tables as shown: the same runs, evaluator and limit."""
         c = self.comparison
         assert c is not None
-        return f"/api/eval-runs/{c.b.id}/compare.csv" + query_string(
-            {"against": c.a.id, "evaluator": c.evaluator}
-        )
+        params = {
+            "against": c.a.id,
+            "evaluator": c.evaluator,
+            "table": None if table == "evaluators" else table,
+            "limit": _not_default(c.limit),
+        }
+        return f"/api/eval-runs/{c.b.id}/compare.csv" + query_string(params)
 
     @property
     def json_url(self) -> str:

@@ -36,6 +36,7 @@ from store.models import DEFAULT_PROJECT, EvalRun
 from store.projects import project_id
 from store.queries import InvalidCursor
 from web import evals_view
+from web.api_eval_csv import RECENT_RUNS, SUITE_RUNS
 from web.deps import DbSession
 from web.drift_series import drift_series
 from web.drift_view import DriftView, drift_view
@@ -51,10 +52,9 @@ from web.templating import query_string, render
 
 router = APIRouter()
 
-PAGE_RUNS = 50
+PAGE_RUNS = SUITE_RUNS  # the drift table's runs: its CSV reads as many
 PAGE_JOBS = 20
 PAGE_SCORES = 50
-RECENT_RUNS = 20
 KEPT_CHARTS = 64  # finished runs whose histograms are kept in memory
 _CHARTS: OrderedDict[int, list[Chart]] = OrderedDict()
 _CHARTS_LOCK = threading.Lock()
@@ -136,6 +136,8 @@ def suite_page(
         first_link=here if cursor else None,
         jobs=jobs_of_suite(session.connection(), suite_id, limit=PAGE_JOBS),
         drift=drift_series(page.runs),
+        cursor=cursor or None,
+        jobs_shown=PAGE_JOBS,
     )
     context = {"project": PageProject(record.project, []), "view": view}
     return _render(request, "evals_suite.html", context)

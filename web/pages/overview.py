@@ -15,12 +15,15 @@ the traces flagged as runaways in the last 7 days (``collector/runaway.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from markupsafe import Markup
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from store import known_good
@@ -50,6 +53,7 @@ DEFAULT_WINDOW = "24h"
 # costs ~1 ms per 10 bars, the biggest part of the page after the queries.
 MAX_SERIES = 6
 RUNAWAYS_SHOWN = timedelta(days=7)  # as budgets, about now, whatever the window
+RUNAWAYS_LISTED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class OverviewView:
     charts: dict[str, Markup]
     budgets: list[BudgetStatus] = field(default_factory=list)  # as of now, not the window
     runaways: list[tuple[Runaway, Trace]] = field(default_factory=list)  # the last 7 days
+    runaways_since: datetime | None = None  # the start of those 7 days
     known_good: dict[str, Mark] = field(default_factory=dict)  # by agent
     current: dict[str, str | None] = field(default_factory=dict)  # each marked agent's now
 
@@ -109,6 +114,19 @@ class OverviewView:
     def csv_link(self, project: str | None, table: str) -> str:
         """One of the tables below, for this window, as CSV (``/overview.csv``)."""
         return "/overview.csv" + query_string({"project": project, "table": table, **self.form})
+
+    def runaways_link(self, project: str | None, suffix: str = "") -> str:
+        """The runaways table as shown (``/api/runaways``, ``suffix`` ``.csv`` for its
+        CSV): the same 7 days (to the microsecond), at most as many rows."""
+        since = self.runaways_since
+        params = {
+            "project": project,
+            "since": since.isoformat(timespec="microseconds").replace("+00:00", "Z")
+            if since
+            else None,
+            "limit": RUNAWAYS_LISTED,
+        }
+        return f"/api/runaways{suffix}" + query_string(params)
 
     def traces_link(self, group: Group | None = None, **extra: Any) -> str:
         """``/traces`` showing the traces behind a number (of one agent version)."""
@@ -176,7 +194,8 @@ def overview_page(
             view = replace(
                 view,
                 budgets=budget_status(session, pid, now),
-                runaways=runaways(session, pid, since=now - RUNAWAYS_SHOWN, limit=10),
+                runaways=runaways(session, pid, since=now - RUNAWAYS_SHOWN, limit=RUNAWAYS_LISTED),
+                runaways_since=now - RUNAWAYS_SHOWN,
                 known_good=marks,
                 current=known_good.current_versions(session, pid, marks),
             )
@@ -187,27 +206,33 @@ def overview_page(
     )
 
 
-@router.get("/overview.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
-def overview_csv(
-    session: DbSession,
-    project: str = Query(description="Project name."),
-    table: Literal["groups", "expensive", "slowest", "tools"] = Query(
+class OverviewCsvParams(BaseModel):
+    project: str = Field(description="Project name.")
+    table: Literal["groups", "expensive", "slowest", "tools"] = Field(
         description="By agent and version, most expensive, slowest traces, failing tools."
-    ),
-    window: str | None = Query(None, description="As on the page."),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-) -> Response:
+    )
+    window: str | None = Field(None, description="As on the page.")
+    since: str | None = Field(None)
+    until: str | None = Field(None)
+
+
+@router.get("/overview.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
+def overview_csv(session: DbSession, params: Annotated[OverviewCsvParams, Query()]) -> Response:
     """One of the overview's tables as the page shows it for the same window."""
-    chosen = page_project(session, project)
-    pid = project_id(session.connection(), project)
+    name = filename(f"overview-{params.table}", params.project)
+    return csv_response(overview_table_csv(session, params), name)
+
+
+def overview_table_csv(session: Session, params: OverviewCsvParams) -> Iterator[bytes]:
+    """The export of ``/overview.csv`` (and ``reasonlens export overview``)."""
+    chosen = page_project(session, params.project)
+    pid = project_id(session.connection(), params.project)
     latest = latest_start_ns(session, pid) if pid is not None else None
     if pid is None or latest is None:
         raise HTTPException(404, f"no traces in project {chosen.name!r}")
-    data = overview(session, pid, _resolve_window(window, since, until, latest))
-    frame = overview_frame(data, table)
-    name = filename(f"overview-{table}", project)
-    return csv_response(frame_csv(frame, OVERVIEW_COLUMNS[table]), name)
+    window = _resolve_window(params.window, params.since, params.until, latest)
+    frame = overview_frame(overview(session, pid, window), params.table)
+    return frame_csv(frame, OVERVIEW_COLUMNS[params.table])
 
 
 def _resolve_window(

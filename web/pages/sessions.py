@@ -7,11 +7,13 @@ to the trace pages. Both page with keyset cursors (``store/sessions.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from store.models import Trace
@@ -90,13 +92,18 @@ def sessions_page(
 @router.get("/sessions.csv", response_class=StreamingResponse, responses=CSV_RESPONSES)
 def sessions_csv(request: Request, session: DbSession, project: str = Query()) -> Response:
     """Every session of the table, all its pages, as CSV; an unknown project is a 404."""
+    chunks = sessions_export(session, request.state.engine, project)
+    session.close()  # the export reads in its own short sessions while it streams
+    return csv_response(chunks, filename("sessions", project))
+
+
+def sessions_export(session: Session, engine: sa.Engine, project: str) -> Iterator[bytes]:
+    """The export of ``/sessions.csv`` (and ``reasonlens export sessions``)."""
     chosen = page_project(session, project)
     found = project_id(session.connection(), chosen.name) if chosen.name else None
     if found is None:
         raise HTTPException(404, f"no project named {project!r}")
-    session.close()  # the export reads in its own short sessions while it streams
-    chunks = session_csv(request.state.engine, found)
-    return csv_response(chunks, filename("sessions", chosen.name))
+    return session_csv(engine, found)
 
 
 @router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
