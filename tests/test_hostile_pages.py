@@ -181,7 +181,7 @@ def visits(site: h.Site) -> dict[str, list[Visit]]:
             Visit(_url(f"{trace_page}/value", project=p, path='["input"]'), (h.LONG,)),
         ],
         "/sessions": [Visit(_url("/sessions", project=p), (h.SESSION, h.USER, h.AGENT))],
-        "/sessions/{session_id:path}": [
+        "/sessions/{session_id:anytext}": [
             Visit(_url(f"/sessions/{quote(h.SESSION, safe='')}", project=p), (h.SESSION,)),
         ],
         "/compare": [
