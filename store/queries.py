@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from store.logs import TraceLogs, trace_logs
 from store.models import Project, Span, Trace
@@ -138,11 +138,14 @@ def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
     if f.sample_rate is not None and f.sample_rate < 1:
         conditions.append(sampled(Trace.id, f.sample_rate))
     if f.model is not None:
+        # An alias: a query that also selects from spans (the compare page's tool and
+        # model mix) would otherwise correlate the subquery's spans away and fail.
+        call = aliased(Span, name="model_call")
         conditions.append(
             sa.exists().where(
-                Span.project_id == Trace.project_id,
-                Span.trace_id == Trace.trace_id,
-                Span.model == f.model,
+                call.project_id == Trace.project_id,
+                call.trace_id == Trace.trace_id,
+                call.model == f.model,
             )
         )
     if f.text:
