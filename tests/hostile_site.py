@@ -172,9 +172,10 @@ def _emit(tracer: Tracer, version: str, index: int, tokens: int = 100) -> Sent:
     return Sent(trace_id, _id(root), _id(model), (tools[0], tools[1]))
 
 
-def _send_traces(server: Server) -> tuple[list[Sent], Sent]:
+def _send_traces(server: Server, http: httpx.Client) -> tuple[list[Sent], Sent]:
     """Six traces, three of each version; then, once the agent has a runaway baseline
-    (``RUNAWAY_ENV``), a seventh using ten thousand times the tokens."""
+    (``RUNAWAY_ENV``), one using ten thousand times the tokens: until one is flagged
+    (each try uses a hundred times more, in case the last one joined the baseline)."""
     resource = Resource({"service.name": SERVICE, "reasonlens.project": PROJECT})
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(f"{server.url}/v1/traces")))
@@ -183,12 +184,26 @@ def _send_traces(server: Server) -> tuple[list[Sent], Sent]:
         sent = [_emit(tracer, KNOWN_GOOD if i < 3 else RUNNING, i) for i in range(6)]
         # A rule alerts on the runaways flagged after it was made; budgets whenever over.
         for kind in ("runaway", "budget"):
-            _post(server, "/api/alert-rules", {"project": PROJECT, "name": RULE, "kind": kind})
-        time.sleep(3 * float(RUNAWAY_ENV["REASONLENS_RUNAWAY_REFRESH_SECONDS"]))
-        runaway = _emit(tracer, RUNNING, 6, tokens=1_000_000)
+            _post(http, "/api/alert-rules", {"project": PROJECT, "name": RULE, "kind": kind})
+        refresh = float(RUNAWAY_ENV["REASONLENS_RUNAWAY_REFRESH_SECONDS"])
+        for attempt in range(5):
+            time.sleep(3 * refresh)
+            runaway = _emit(tracer, RUNNING, 6, tokens=1_000_000 * 100**attempt)
+            if _flagged(http, runaway.trace_id, 20 * refresh):
+                return sent, runaway
     finally:
         provider.shutdown()
-    return sent, runaway
+    raise AssertionError("no runaway flagged")
+
+
+def _flagged(http: httpx.Client, trace_id: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _get(http, "/api/runaways", project=PROJECT)["runaways"]
+        if any(runaway["trace_id"] == trace_id for runaway in found):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _send_others(server: Server, first: Sent) -> None:
@@ -207,23 +222,23 @@ def _send_others(server: Server, first: Sent) -> None:
     assert post(server.url, request([span], resource), project=OTHER).status_code == 200
 
 
-def _post(server: Server, path: str, body: dict[str, Any], method: str = "POST") -> Any:
-    response = httpx.request(method, f"{server.url}{path}", json=body, timeout=30)
+def _post(http: httpx.Client, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+    response = http.request(method, path, json=body)
     assert response.status_code in (200, 201, 202), response.text
     return response.json()
 
 
-def _get(server: Server, path: str, **params: str) -> Any:
-    response = httpx.get(f"{server.url}{path}", params=params, timeout=30)
+def _get(http: httpx.Client, path: str, **params: str) -> Any:
+    response = http.get(path, params=params)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def _run(server: Server, suite_id: int) -> int:
-    started = _post(server, f"/api/suites/{suite_id}/runs", {})
+def _run(http: httpx.Client, suite_id: int) -> int:
+    started = _post(http, f"/api/suites/{suite_id}/runs", {})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        run = httpx.get(f"{server.url}/api/eval-runs/{started['run_id']}", timeout=30).json()
+        run = _get(http, f"/api/eval-runs/{started['run_id']}")
         if run["status"] != "running":
             assert run["status"] != "error", run["error"]
             return int(run["id"])
@@ -233,7 +248,12 @@ def _run(server: Server, suite_id: int) -> int:
 
 def build(server: Server) -> Site:
     """Send the traces, then add everything a user adds over them."""
-    sent, runaway = _send_traces(server)
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        return _build(server, http)
+
+
+def _build(server: Server, http: httpx.Client) -> Site:
+    sent, runaway = _send_traces(server, http)
     ids = [one.trace_id for one in [*sent, runaway]]
     with server.engine.connect() as connection:
         stored = connection.scalar(
@@ -255,25 +275,28 @@ def build(server: Server) -> Site:
             "thresholds": {"step_budget": {"pass_rate": 1}},
         }
     )
-    suite = _post(server, "/api/suites", {"definition": definition})["id"]
+    suite = _post(http, "/api/suites", {"definition": definition})["id"]
     rule = {"project": PROJECT, "name": RULE, "kind": "threshold_failed", "suite_id": suite}
-    _post(server, "/api/alert-rules", rule)
-    runs = [_run(server, suite), _run(server, suite)]
+    _post(http, "/api/alert-rules", rule)
+    runs = [_run(http, suite), _run(http, suite)]
     for one in sent[:2]:
-        score = {"trace_id": one.trace_id, "project": PROJECT, "name": FEEDBACK, "label": IMG,
-                 "passed": False,
-                 "explanation": f"{SCRIPT} {BIDI}"}  # fmt: skip
-        _post(server, "/api/scores", score)
-    _post(server, "/api/budgets", {"project": PROJECT, "agent": AGENT, "period": "day",
-                                   "limit_usd": 0.000001})  # fmt: skip
-    _post(server, "/api/prices", {"project": PROJECT, "model": MODEL,
-                                  "input_usd_per_mtok": 1, "output_usd_per_mtok": 2})  # fmt: skip
-    _post(server, "/api/known-good", {"project": PROJECT, "agent": AGENT, "version": KNOWN_GOOD,
-                                      "note": SVG}, method="PUT")  # fmt: skip
-    _post(server, "/api/reprice", {"project": PROJECT})
-    wait_until(lambda: _get(server, "/api/reprice")["status"] == "done")
+        _post(http, "/api/scores", {
+            "trace_id": one.trace_id, "project": PROJECT, "name": FEEDBACK, "label": IMG,
+            "passed": False, "explanation": f"{SCRIPT} {BIDI}",
+        })  # fmt: skip
+    _post(http, "/api/budgets", {
+        "project": PROJECT, "agent": AGENT, "period": "day", "limit_usd": 0.000001,
+    })  # fmt: skip
+    _post(http, "/api/prices", {
+        "project": PROJECT, "model": MODEL, "input_usd_per_mtok": 1, "output_usd_per_mtok": 2,
+    })  # fmt: skip
+    _post(http, "/api/known-good", {
+        "project": PROJECT, "agent": AGENT, "version": KNOWN_GOOD, "note": SVG,
+    }, method="PUT")  # fmt: skip
+    _post(http, "/api/reprice", {"project": PROJECT})
+    wait_until(lambda: _get(http, "/api/reprice")["status"] == "done")
     with server.engine.begin() as connection:
         running = store_evals.start_run(connection, suite, definition)
     # Two failed runs, the runaway, the budget spent.
-    wait_until(lambda: len(_get(server, "/api/alerts", project=PROJECT)["alerts"]) >= 4)
+    wait_until(lambda: len(_get(http, "/api/alerts", project=PROJECT)["alerts"]) >= 4)
     return Site(sent, runaway, suite, runs, running)

@@ -29,12 +29,15 @@ from tests.server import Server
 
 # Routes that are not pages: OTLP, the JSON and CSV API, static files.
 NOT_PAGES = re.compile(r"^/(api|v1|static)(/|$)|^/(openapi\.json|healthz)$|\.csv$")
-# What the pages render themselves: inline handlers and URL schemes no page writes.
+# What no page writes itself: injected elements, inline script, frames, event handlers,
+# script URLs, and a payload's beacon in a URL or a style.
 INSPECT = """() => {
   const found = [];
   for (const element of document.querySelectorAll("*")) {
     if (element.hasAttribute("data-xss")) found.push("injected " + element.outerHTML.slice(0, 80));
-    if (element.tagName === "IFRAME" || (element.tagName === "SCRIPT" && !element.src))
+    const tag = element.localName;  // lower case in HTML and SVG alike
+    if (["iframe", "object", "embed", "base"].includes(tag) || (tag === "script" && !element.src)
+        || (tag === "meta" && element.httpEquiv))
       found.push("inline " + element.outerHTML.slice(0, 80));
     for (const attribute of element.attributes) {
       const name = attribute.name.toLowerCase(), value = attribute.value.trim().toLowerCase();
