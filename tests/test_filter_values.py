@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -142,7 +143,7 @@ def api_ids(http: httpx.Client, **params: str) -> set[str]:
 
 def csv_ids(http: httpx.Client, path: str, **params: str) -> set[str]:
     text = _get(http, path, {"project": PROJECT, **params}).text
-    return {row["trace_id"] for row in csv.DictReader(io.StringIO(text))}
+    return {row["trace_id"] for row in csv.DictReader(io.StringIO(text, newline=""))}
 
 
 _TRACE_LINK = re.compile(r'href="/traces/([0-9a-f]{32})\?')
@@ -192,6 +193,9 @@ def test_the_spans_export_selects_by_model(http: httpx.Client, stored: Stored) -
 def test_sessions_are_found_by_their_id(http: httpx.Client, stored: Stored) -> None:
     listed = _get(http, "/sessions", {"project": PROJECT}).text
     assert listed.count('class="session-link') == len(VALUES)
+    exported = _get(http, "/sessions.csv", {"project": PROJECT}).text
+    rows = list(csv.DictReader(io.StringIO(exported, newline="")))
+    assert sorted(row["session_id"] for row in rows) == sorted(VALUES.values())
     for key, value in VALUES.items():
         path = f"/sessions/{quote(value, safe='')}"
         assert page_ids(http, path, {"project": PROJECT}) == {stored.ids[key]}, key
@@ -271,3 +275,34 @@ def test_hostile_values_of_other_parameters_are_refused_not_failed(
                 name,
                 response.text[:300],
             )
+
+
+def _finished_run(http: httpx.Client, suite: str) -> int:
+    response = http.post("/api/suites", content=suite, headers={"content-type": "application/yaml"})
+    assert response.status_code in (200, 201), response.text
+    started = http.post(f"/api/suites/{response.json()['id']}/runs").json()["run_id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run = http.get(f"/api/eval-runs/{started}").json()
+        if run["status"] != "running":
+            assert run["status"] in ("passed", "failed"), run
+            return int(started)
+        time.sleep(0.05)
+    raise AssertionError(f"run {started} did not finish")
+
+
+def test_a_runs_scores_filter_by_evaluator_literally(http: httpx.Client, stored: Stored) -> None:
+    """The run page, its scores API and the run comparison narrow to one evaluator."""
+    suite = f"name: filters\nselect: {{project: {json.dumps(PROJECT)}}}\n" + (
+        "evaluators:\n  - step_budget: {max_steps: 1}\n  - cost_budget: {max_tokens_per_trace: 5}\n"
+    )
+    first, second = _finished_run(http, suite), _finished_run(http, suite)
+    scores = f"/api/eval-runs/{second}/scores"
+    every = _get(http, scores, {"evaluator": "step_budget", "limit": 1000}).json()["scores"]
+    assert len(every) == len(VALUES)
+    for value in ("step%", "step_budge_", "%", "_", "' OR '1'='1", "step_budget ", "\u202e"):
+        assert _get(http, scores, {"evaluator": value}).json()["scores"] == [], value
+        _get(http, f"/evals/runs/{second}", {"evaluator": value})
+        compare = _get(http, "/evals/compare", {"a": first, "b": second, "evaluator": value}, 400)
+        assert "gave verdicts in these runs" in compare.text
+    _get(http, scores, {"evaluator": "L" * 201}, status=422)
