@@ -1,7 +1,8 @@
 """Trace queries: a typed filter turned into SQL by one function, keyset pagination.
 
 Every filter value is a bound parameter; free text is matched with LIKE and its
-wildcards escaped, so ``%``, ``_`` and quotes in a search are literal.
+wildcards escaped, so ``%``, ``_`` and quotes in a search are literal, and its case is
+folded beyond ASCII on both databases (``store/text_search.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from store.logs import TraceLogs, trace_logs
 from store.models import Project, Span, Trace
+from store.text_search import contains_text
 from store.vocabulary import Status
 
 MAX_PAGE = 1000
@@ -149,13 +151,8 @@ def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
             )
         )
     if f.text:
-        conditions.append(
-            sa.or_(
-                Trace.input.icontains(f.text, autoescape=True),
-                Trace.output.icontains(f.text, autoescape=True),
-                Trace.name.icontains(f.text, autoescape=True),
-            )
-        )
+        columns = (Trace.input, Trace.output, Trace.name)
+        conditions.append(sa.or_(*(contains_text(column, f.text) for column in columns)))
     return conditions
 
 

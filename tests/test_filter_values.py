@@ -48,6 +48,7 @@ VALUES = {
     "combining": "e\u0301",  # e and a combining acute accent
     "precomposed": "\u00e9",  # the same letter in one code point: a different string
     "rtl": "\u0645\u0631\u062d\u0628\u0627",
+    "capitals": "Gr\u00fc\u00dfe aus K\u00d6LN, \u03a9MEGA, CAF\u00c9",
     "bidi": "\u202eabc\u202c",
     "drop": "'; DROP TABLE spans; --",
     "or": "' OR '1'='1",
@@ -61,6 +62,8 @@ VALUES = {
 SEARCHES = [
     *(value for key, value in VALUES.items() if key != "long"),
     "%", "_", "\\", "/", "[", "'", '"', "*", "%_", "IT'S", "DROP TABLE", "L" * 999,
+    # Case folds beyond ASCII, on SQLite as on PostgreSQL.
+    "k\u00f6ln", "\u03c9mega", "caf\u00e9", "GR\u00dcSSE",
 ]  # fmt: skip
 EQUAL_FILTERS = ("service", "agent", "agent_version", "model", "session_id", "user_id")
 # Values for the slower reports (drift).
@@ -78,8 +81,7 @@ class Stored:
         return {self.ids[key] for key, held in VALUES.items() if held == value}
 
     def searched(self, text: str) -> set[str]:
-        """What a case-insensitive substring search of name, input and output finds
-        (case folds only in ASCII here: no value has a non-ASCII capital)."""
+        """What a case-insensitive substring search of name, input and output finds."""
         return {
             self.ids[key]
             for key, value in VALUES.items()
