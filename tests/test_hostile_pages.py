@@ -129,6 +129,7 @@ def tab(browser: Browser) -> Iterator[Tab]:
     page.on("console", on_console)
     page.on("pageerror", lambda error: tab.problems.append(f"script error: {error}"))
     page.on("request", lambda request: tab.requests.append(request.url))
+    page.on("requestfailed", lambda request: tab.problems.append(f"failed: {request.url}"))
     yield tab
     context.close()
 
@@ -281,7 +282,7 @@ def test_what_the_trace_page_inserts_by_script_stays_text(
         assert h.LONG in page.locator("#panel pre.expanded").first.text_content()
 
 
-STATIC = Path(__file__).parent.parent / "web"
+WEB = Path(__file__).parent.parent / "web"
 # Where script writes markup: only the span panel, HTML the server rendered (escaped).
 MARKUP_SINKS = re.compile(
     r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function"
@@ -290,22 +291,23 @@ ALLOWED_SINKS = {("trace.js", "panel.innerHTML = html;")}
 
 
 def test_no_script_or_template_writes_data_as_markup() -> None:
-    """Our JavaScript writes data as text; templates mark nothing safe; Python marks only
-    the SVG charts (web/charts.py) as markup."""
+    """Our JavaScript writes data as text; templates mark nothing safe and hold no inline
+    script; Python marks only the SVG charts (web/charts.py) as markup."""
     sinks = {
         (path.name, line.strip())
-        for path in (STATIC / "static" / "js").glob("*.js")
+        for path in (WEB / "static" / "js").glob("*.js")
         for line in path.read_text().splitlines()
         if MARKUP_SINKS.search(line)
     }
     assert sinks == ALLOWED_SINKS
-    templates = STATIC / "templates"
-    assert [
-        t.name for t in templates.glob("*.html") if re.search(r"\|\s*safe\b", t.read_text())
-    ] == []
+    templates = {path.name: path.read_text() for path in (WEB / "templates").glob("*.html")}
+    assert [name for name, text in templates.items() if re.search(r"\|\s*safe\b", text)] == []
+    # No inline script, so no data (JSON or else) inside one: the CSP would block it.
+    inline = re.compile(r"<script\b(?![^>]*\bsrc=)", re.IGNORECASE)
+    assert [name for name, text in templates.items() if inline.search(text)] == []
     marked = [
-        path.relative_to(STATIC).as_posix()
-        for path in STATIC.rglob("*.py")
+        path.relative_to(WEB).as_posix()
+        for path in WEB.rglob("*.py")
         if re.search(r"\bMarkup\(|markupsafe\.Markup\(|\bMarkup\.escape\b", path.read_text())
     ]
     assert marked == ["charts.py"]
