@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from fastapi.routing import iter_route_contexts
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request
 
 from reasonlens.app import create_app
 from reasonlens.settings import Settings
@@ -125,11 +125,16 @@ def tab(browser: Browser) -> Iterator[Tab]:
         if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             tab.problems.append(f"console: {message.text} {message.location.get('url', '')}")
 
+    def on_failed(request: Request) -> None:
+        # Chromium drops the icon's request when the next page comes before it is in.
+        if "favicon" not in request.url:
+            tab.problems.append(f"failed: {request.url} {request.failure}")
+
     page.on("dialog", on_dialog)
     page.on("console", on_console)
     page.on("pageerror", lambda error: tab.problems.append(f"script error: {error}"))
     page.on("request", lambda request: tab.requests.append(request.url))
-    page.on("requestfailed", lambda request: tab.problems.append(f"failed: {request.url}"))
+    page.on("requestfailed", on_failed)
     yield tab
     context.close()
 
