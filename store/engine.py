@@ -8,6 +8,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from store.text_search import SQLITE_LOWER, unicode_lower
+
 SqliteSynchronous = Literal["FULL", "NORMAL"]
 
 
@@ -80,5 +82,7 @@ def _sqlite_pragmas(
         if wal_autocheckpoint is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
+        # Text search folds case beyond ASCII, as PostgreSQL does (store/text_search.py).
+        dbapi_connection.create_function(SQLITE_LOWER, 1, unicode_lower, deterministic=True)
 
     return on_connect

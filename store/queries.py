@@ -1,7 +1,8 @@
 """Trace queries: a typed filter turned into SQL by one function, keyset pagination.
 
 Every filter value is a bound parameter; free text is matched with LIKE and its
-wildcards escaped, so ``%``, ``_`` and quotes in a search are literal.
+wildcards escaped, so ``%``, ``_`` and quotes in a search are literal, and its case is
+folded beyond ASCII on both databases (``store/text_search.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from enum import StrEnum
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from store.logs import TraceLogs, trace_logs
 from store.models import Project, Span, Trace
+from store.text_search import contains_text
 from store.vocabulary import Status
 
 MAX_PAGE = 1000
@@ -138,21 +140,19 @@ def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
     if f.sample_rate is not None and f.sample_rate < 1:
         conditions.append(sampled(Trace.id, f.sample_rate))
     if f.model is not None:
+        # An alias: a query that also selects from spans (the compare page's tool and
+        # model mix) would otherwise correlate the subquery's spans away and fail.
+        call = aliased(Span, name="model_call")
         conditions.append(
             sa.exists().where(
-                Span.project_id == Trace.project_id,
-                Span.trace_id == Trace.trace_id,
-                Span.model == f.model,
+                call.project_id == Trace.project_id,
+                call.trace_id == Trace.trace_id,
+                call.model == f.model,
             )
         )
     if f.text:
-        conditions.append(
-            sa.or_(
-                Trace.input.icontains(f.text, autoescape=True),
-                Trace.output.icontains(f.text, autoescape=True),
-                Trace.name.icontains(f.text, autoescape=True),
-            )
-        )
+        columns = (Trace.input, Trace.output, Trace.name)
+        conditions.append(sa.or_(*(contains_text(column, f.text) for column in columns)))
     return conditions
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from store.models import Trace
@@ -33,6 +34,23 @@ from web.pages.context import PageProject, page_project
 from web.templating import query_string, render
 
 router = APIRouter()
+
+
+class AnyText(Convertor[str]):
+    """The rest of the path, whatever it holds: a session id is client text. Starlette's
+    ``path`` (``.*``) stops at a newline, so an id with one was a 404, and the ``$``
+    after it let ``/sessions/ends%0A`` open the session ``ends``."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anytext", AnyText())
 
 PAGE_SESSIONS = 50
 PAGE_TURNS = 100
@@ -106,7 +124,7 @@ def sessions_export(session: Session, engine: sa.Engine, project: str) -> Iterat
     return session_csv(engine, found)
 
 
-@router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
+@router.get("/sessions/{session_id:anytext}", response_class=HTMLResponse)
 def session_page(
     request: Request,
     session: DbSession,
