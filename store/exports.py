@@ -123,7 +123,7 @@ def iter_trace_rows(
 def project_names(connection: sa.Connection) -> dict[int, str]:
     """Every project's name by id: an export row carries the id, and its line the name
     looked up here (a name per row, by subquery or join, cost the database more)."""
-    return dict(connection.execute(sa.select(Project.id, Project.name)).tuples().all())
+    return dict(connection.execute(sa.select(Project.id, Project.name)).all())
 
 
 @dataclass(frozen=True, slots=True)

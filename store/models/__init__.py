@@ -1,6 +1,6 @@
 """The trace store's tables, one module per concept."""
 
-from store.models.access import ApiKey, AuditEntry
+from store.models.access import ROLES, ApiKey, AuditEntry, Membership, User, UserSession
 from store.models.alert import Alert, AlertRule
 from store.models.base import Base
 from store.models.budget import BUDGET_PERIODS, Budget, Runaway
@@ -18,6 +18,7 @@ from store.models.trace import Trace
 __all__ = [
     "BUDGET_PERIODS",
     "DEFAULT_PROJECT",
+    "ROLES",
     "Alert",
     "AlertRule",
     "ApiKey",
@@ -32,6 +33,7 @@ __all__ = [
     "EvalSuite",
     "KnownGoodVersion",
     "LogRecord",
+    "Membership",
     "PriceRecord",
     "Project",
     "Runaway",
@@ -39,4 +41,6 @@ __all__ = [
     "Span",
     "SpanCost",
     "Trace",
+    "User",
+    "UserSession",
 ]
