@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,8 @@ keys_app = typer.Typer(
     help="API keys: what OTLP exporters and API clients authenticate with.", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(help="Dashboard users and their role per project.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 DbOption = Annotated[
     str | None,
@@ -287,6 +290,49 @@ def keys_revoke(
 
     settings = _settings(database_url=db)
     raise typer.Exit(revoke_command(prefix, settings.database_url))
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The user's email: their sign-in name.")],
+    admin: Annotated[bool, typer.Option(help="May administer every project.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input, not a prompt.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Make a dashboard user (password: at least 12 characters). Exits 2 on bad input."""
+    from reasonlens.users_command import create_command
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(database_url=db)
+    raise typer.Exit(create_command(email, password, admin, settings.database_url))
+
+
+@users_app.command("grant")
+def users_grant(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    project: Annotated[str, typer.Argument(help="The project (made if new).")],
+    role: Annotated[str, typer.Argument(help="viewer, editor or admin.")],
+    db: DbOption = None,
+) -> None:
+    """Give a user a role in a project (replacing the one they had there)."""
+    from reasonlens.users_command import grant_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(grant_command(email, project, role, settings.database_url))
+
+
+@users_app.command("list")
+def users_list(db: DbOption = None) -> None:
+    """List users with their roles."""
+    from reasonlens.users_command import list_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(list_command(settings.database_url))
 
 
 def _display_url(url: str) -> str:

@@ -163,6 +163,30 @@ def project_roles(connection: sa.Connection, email: str) -> dict[str, str]:
     return dict(rows.all())
 
 
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    email: str
+    admin: bool
+    disabled: bool
+    roles: dict[str, str]  # project name: role
+
+
+def user_list(connection: sa.Connection) -> list[UserRecord]:
+    users = connection.execute(
+        sa.select(User.id, User.email, User.admin, User.disabled_at).order_by(User.email)
+    ).all()
+    roles: dict[int, dict[str, str]] = {}
+    for user_id, project, role in connection.execute(
+        sa.select(Membership.user_id, Project.name, Membership.role).join(
+            Project, Project.id == Membership.project_id
+        )
+    ):
+        roles.setdefault(user_id, {})[project] = role
+    return [
+        UserRecord(u.email, u.admin, u.disabled_at is not None, roles.get(u.id, {})) for u in users
+    ]
+
+
 def _email(email: str) -> str:
     address = email.strip().lower()
     local, at, domain = address.partition("@")

@@ -3,8 +3,11 @@ expire or die with a disabled user, and every change in the audit log."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +19,7 @@ from store.models import Project, User, UserSession
 from store.users import UserProblem, create_user, grant, project_roles, sign_in, sign_out, signed_in
 
 PASSWORD = "correct horse battery staple"
+REASONLENS = str(Path(sys.executable).with_name("reasonlens"))
 
 
 @pytest.fixture
@@ -116,3 +120,34 @@ def test_a_second_user_with_the_email_and_unknown_roles_are_refused(engine: sa.E
             bad(connection)
     with engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(Project)) == 0
+
+
+def test_the_cli_makes_users_and_grants_roles(fresh_db: str) -> None:
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [REASONLENS, "users", *args, "--db", fresh_db],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        )
+
+    made = run(
+        "create", "--email", "Ada@Example.com", "--admin", "--password-stdin", stdin=PASSWORD
+    )
+    assert made.returncode == 0, made.stderr
+    short = run("create", "--email", "bob@example.com", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    assert run("grant", "ada@example.com", "shop", "editor").returncode == 0
+    bad = run("grant", "ada@example.com", "shop", "owner")
+    assert bad.returncode == 2 and "unknown role 'owner'" in bad.stderr
+    listed = run("list")
+    assert "ada@example.com" in listed.stdout and "shop: editor" in listed.stdout
+    assert "bob@" not in listed.stdout and PASSWORD not in listed.stdout
+    engine = create_engine(fresh_db)
+    try:
+        with engine.begin() as connection:
+            assert sign_in(connection, "ada@example.com", PASSWORD) is not None
+    finally:
+        engine.dispose()
