@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+import migrations
+from store.engine import create_engine
 from tests.databases import BACKEND, fresh_database
 from tests.demo_runs import Logged, run_logged
 from tests.server import Server
@@ -43,6 +46,15 @@ def project(request: pytest.FixtureRequest) -> str:
 def fresh_db(tmp_path: Path) -> Iterator[str]:
     with fresh_database(tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def engine(fresh_db: str) -> Iterator[sa.Engine]:
+    """An engine on a fresh database at the newest revision, for tests of the store."""
+    engine = create_engine(fresh_db)
+    migrations.upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-import migrations
 from store import audit
 from store.api_keys import KeyProblem, create_key, list_keys, revoke_key, verify_key
 from store.engine import create_engine
 from store.models import ApiKey, Project
 
 REASONLENS = str(Path(sys.executable).with_name("reasonlens"))
-
-
-@pytest.fixture
-def engine(fresh_db: str) -> Iterator[sa.Engine]:
-    engine = create_engine(fresh_db)
-    migrations.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_a_key_is_random_shown_once_and_kept_as_a_digest(engine: sa.Engine) -> None:

@@ -3,18 +3,13 @@ id (an offset from the batch's numbering, or the span's key) agree, on both data
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 
-import migrations
 from collector.costing import cost_values, span_cost
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from store.batch import ROW_COLUMNS, SpanRow, make_batch
-from store.engine import create_engine
 from store.models import Project, Span, SpanCost
 from store.vocabulary import SpanKind
 from store.write import write_spans
@@ -58,14 +53,6 @@ def stored(engine: sa.Engine) -> set[tuple[str, str, str, float]]:
     )
     with engine.connect() as connection:
         return {tuple(row) for row in connection.execute(query)}  # type: ignore[misc]
-
-
-@pytest.fixture
-def engine(fresh_db: str) -> Iterator[sa.Engine]:
-    engine = create_engine(fresh_db)
-    migrations.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def write(engine: sa.Engine, *groups: tuple[str, list[SpanRow]]) -> None:

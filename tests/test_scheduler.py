@@ -5,33 +5,22 @@ its lease is taken back, its dead attempt's run stored as an error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-import migrations
 from evals import cron
 from evals.scheduler import run_now, tick
 from store import evals as store_evals
 from store import jobs
-from store.engine import create_engine
 from store.jobs import LOST_LEASE
 from store.models import EvalJob, EvalRun, EvalSuite
 
 T0 = datetime(2026, 11, 22, 9, 59, 30, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 SUITE = "name: {name}\nevaluators: [loops]\nschedule: '{schedule}'\n"
-
-
-@pytest.fixture
-def engine(fresh_db: str) -> Iterator[sa.Engine]:
-    engine = create_engine(fresh_db)
-    migrations.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def scheduled(engine: sa.Engine, name: str, schedule: str) -> int:

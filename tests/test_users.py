@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-import migrations
 from store import audit
 from store.engine import create_engine
 from store.models import Project, User, UserSession
@@ -20,14 +18,6 @@ from store.users import UserProblem, create_user, grant, project_roles, sign_in,
 
 PASSWORD = "correct horse battery staple"
 REASONLENS = str(Path(sys.executable).with_name("reasonlens"))
-
-
-@pytest.fixture
-def engine(fresh_db: str) -> Iterator[sa.Engine]:
-    engine = create_engine(fresh_db)
-    migrations.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_a_user_signs_in_with_the_right_password_only(engine: sa.Engine) -> None:
