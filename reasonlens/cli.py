@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from sqlalchemy.engine import make_url
 
-import migrations
-from reasonlens.app import create_app
 from reasonlens.demo.generate import DEFAULT_SEED, DEFAULT_TRACES
 from reasonlens.settings import Settings
-from store.engine import create_engine
+
+# Each command imports what it runs: the server (its app, the evals, pandas) loads for
+# ``serve`` only, so ``keys``, ``users``, ``export`` and ``--help`` start at once.
 
 app = typer.Typer(
     help="reasonlens: observability and evaluation for AI agents.", no_args_is_help=True
@@ -69,6 +68,10 @@ def serve(
     )
     if settings.grpc_port:
         typer.echo(f"reasonlens: OTLP/gRPC on {settings.host}:{settings.grpc_port}")
+    import uvicorn
+
+    from reasonlens.app import create_app
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -124,6 +127,9 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Apply pending migrations."""
+    import migrations
+    from store.engine import create_engine
+
     settings = _settings(database_url=db)
     engine = create_engine(settings.database_url)
     migrations.upgrade(engine)
