@@ -157,15 +157,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=sorted(EXPORTS), help="one export only")
     parser.add_argument(
-        "--export-workers", type=int, help="REASONLENS_EXPORT_WORKERS (default: the server's)"
-    )
-    parser.add_argument(
         "--identity", action="store_true", help="ask for no gzip (a browser asks for gzip)"
     )
     args = parser.parse_args()
     env = {"REASONLENS_MIGRATE_ON_START": "false"}
-    if args.export_workers is not None:
-        env["REASONLENS_EXPORT_WORKERS"] = str(args.export_workers)
     server = Server(args.db, env=env).start()
     assert server.process is not None
     decode_workers = set(children(server.process.pid))

@@ -30,7 +30,6 @@ from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
 from web import errors
 from web.api import router as api_router
-from web.exports.pool import ExportPool
 from web.headers import SecurityHeaders
 from web.pages import router as pages_router
 from web.templating import STATIC_DIR
@@ -122,14 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
                 )
                 grpc_receiver.start(asyncio.get_running_loop())
                 stack.push_async_callback(grpc_receiver.stop)
-            export_pool = ExportPool(url, settings.export_workers)
-            stack.callback(export_pool.close)
-            yield {
-                "settings": settings,
-                "engine": engine,
-                "ingest": ingest,
-                "export_pool": export_pool,
-            }
+            yield {"settings": settings, "engine": engine, "ingest": ingest}
 
     app = FastAPI(
         title="reasonlens",

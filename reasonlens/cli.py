@@ -193,8 +193,7 @@ def export(
         typer.echo(f"reasonlens export: KIND is one of {kinds}, not {kind!r}", err=True)
         raise typer.Exit(BAD_INPUT)
     settings = _settings(database_url=db)
-    code = export_command(kind, query, output, settings.database_url, settings.export_workers)
-    raise typer.Exit(code)
+    raise typer.Exit(export_command(kind, query, output, settings.database_url))
 
 
 @eval_app.command("run")

@@ -20,11 +20,10 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 
-from reasonlens.export_kinds import KINDS, POOLED
+from reasonlens.export_kinds import KINDS
 from store.engine import create_engine
 from web.drift_params import DriftQueryError
 from web.exports.csv_writer import write_file
-from web.exports.pool import ExportPool
 from web.params import BadParameter
 
 OK, BAD_INPUT = 0, 2
@@ -34,34 +33,28 @@ class ExportError(ValueError):
     """A parameter the export cannot use; the message names it."""
 
 
-def export_command(kind: str, query: str, out: Path, database_url: str, workers: int) -> int:
+def export_command(kind: str, query: str, out: Path, database_url: str) -> int:
     errors = Console(stderr=True, highlight=False)
     if not _exists(database_url):
         errors.print(f"[red]no database[/red] at {database_url}", soft_wrap=True)
         return BAD_INPUT
     engine = create_engine(database_url)
-    pool = ExportPool(database_url, workers)
     try:
         try:
             # Every parameter is checked here, before the file is opened.
-            chunks = _chunks(engine, pool, kind, list(parse_qsl(query, keep_blank_values=False)))
+            chunks = _chunks(engine, kind, list(parse_qsl(query, keep_blank_values=False)))
         except ExportError as error:
             errors.print(f"[red]bad parameter[/red] {escape(str(error))}", soft_wrap=True)
             return BAD_INPUT
         size = write_file(out, chunks)
     finally:
-        pool.close()
         engine.dispose()
     Console(highlight=False).print(f"wrote {out} ({size:,} bytes)", soft_wrap=True)
     return OK
 
 
-def _chunks(
-    engine: sa.Engine, pool: ExportPool, kind: str, query: list[tuple[str, str]]
-) -> Iterator[bytes]:
+def _chunks(engine: sa.Engine, kind: str, query: list[tuple[str, str]]) -> Iterator[bytes]:
     try:
-        if kind in POOLED:
-            return POOLED[kind](engine, query, pool)
         return KINDS[kind](engine, query)
     except ValidationError as error:
         problem = error.errors()[0]

@@ -22,7 +22,6 @@ from web.api_csv import SpanFilterParams, span_selection
 from web.api_eval_compare import CompareCsvParams, compare_csv
 from web.api_lists_csv import LISTS, AnyProjectParams
 from web.drift_params import DriftParams, drift_report
-from web.exports.pool import ExportPool
 from web.exports.reports import (
     COMPARE_COLUMNS,
     DRIFT_COLUMNS,
@@ -42,8 +41,6 @@ from web.pages.sessions import sessions_export
 
 Query = list[tuple[str, str]]
 Builder = Callable[[sa.Engine, Query], Iterator[bytes]]
-# The long exports, whose ranges the export workers render side by side.
-PooledBuilder = Callable[[sa.Engine, Query, ExportPool | None], Iterator[bytes]]
 ROW_ID = Field(ge=1, le=2**63 - 1)
 
 
@@ -81,13 +78,12 @@ class TraceScoresArgs(BaseModel):
     project: str = Field("default", max_length=200)
 
 
-def _traces(engine: sa.Engine, query: Query, pool: ExportPool | None = None) -> Iterator[bytes]:
-    selection = trace_selection(TraceFilterParams.model_validate(dict(query)))
-    return trace_csv(engine, selection, pool)
+def _traces(engine: sa.Engine, query: Query) -> Iterator[bytes]:
+    return trace_csv(engine, trace_selection(TraceFilterParams.model_validate(dict(query))))
 
 
-def _spans(engine: sa.Engine, query: Query, pool: ExportPool | None = None) -> Iterator[bytes]:
-    return span_csv(engine, span_selection(SpanFilterParams.model_validate(dict(query))), pool)
+def _spans(engine: sa.Engine, query: Query) -> Iterator[bytes]:
+    return span_csv(engine, span_selection(SpanFilterParams.model_validate(dict(query))))
 
 
 def _scores(engine: sa.Engine, query: Query) -> Iterator[bytes]:
@@ -202,5 +198,3 @@ KINDS: dict[str, Builder] = {
     "trace-scores": _in_session(_trace_scores),
     **{kind: _list(kind) for kind in LISTS},
 }
-
-POOLED: dict[str, PooledBuilder] = {"traces": _traces, "spans": _spans}

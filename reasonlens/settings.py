@@ -47,13 +47,6 @@ class Settings(BaseSettings):
         description="Processes that decode and normalize OTLP requests (default: up to 2, "
         "one per core); 0 decodes in a thread of the server process.",
     )
-    export_workers: int = Field(
-        default_factory=_default_workers,
-        ge=0,
-        description="Processes that render long CSV exports (traces, spans) side by side "
-        "(default: up to 2, one per core), started by the first export and stopped after a "
-        "minute without one; 0 renders in the server process.",
-    )
     write_queue_spans: int = Field(
         100_000,
         gt=0,

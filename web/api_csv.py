@@ -63,7 +63,7 @@ def api_traces_csv(
         selection = trace_selection(params)
     except BadParameter as error:
         raise HTTPException(400, str(error)) from None
-    chunks = trace_csv(request.state.engine, selection, request.state.export_pool)
+    chunks = trace_csv(request.state.engine, selection)
     return csv_response(chunks, filename("traces", params.project))
 
 
@@ -102,7 +102,7 @@ def api_spans_csv(
     except BadParameter as error:
         raise HTTPException(400, str(error)) from None
     qualifier = params.trace_id or params.project
-    chunks = span_csv(request.state.engine, selection, request.state.export_pool)
+    chunks = span_csv(request.state.engine, selection)
     return csv_response(chunks, filename("spans", qualifier))
 
 

@@ -24,8 +24,9 @@ SELECTED = (
 )  # fmt: skip
 
 
-def span_range_csv(engine: sa.Engine, f: SpanFilter, span: IdRange) -> bytes:
-    with engine.connect() as connection:
+def span_range_csv(connection: sa.Connection, f: SpanFilter, span: IdRange) -> bytes:
+    """The range's records, in one transaction of their own (see ``trace_range_csv``)."""
+    with connection.begin():
         rows = connection.execute(span_range_query(f, SELECTED, span)).all()
         names = project_names(connection)
     return lines_bytes(span_lines(rows, names))

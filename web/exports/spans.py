@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from store.exports import SpanFilter, span_ranges
 from web.exports.csv_writer import header_bytes
-from web.exports.pool import ExportPool, render_ranges
 from web.exports.span_rows import span_range_csv
 
 COLUMNS: tuple[str, ...] = (
@@ -23,10 +22,10 @@ COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def span_csv(
-    engine: sa.Engine, selection: SpanFilter, pool: ExportPool | None = None
-) -> Iterator[bytes]:
+def span_csv(engine: sa.Engine, selection: SpanFilter) -> Iterator[bytes]:
     """Every selected span, in the order stored, as CSV chunks (see ``traces.trace_csv``)."""
     yield header_bytes(COLUMNS)
-    tasks = ((selection, span) for span in span_ranges(engine, selection))
-    yield from render_ranges(engine, span_range_csv, tasks, pool)
+    with engine.connect() as connection:
+        for span in span_ranges(engine, selection):
+            if chunk := span_range_csv(connection, selection, span):
+                yield chunk

@@ -28,9 +28,11 @@ SELECTED = (
 
 
 def trace_range_csv(
-    engine: sa.Engine, f: TraceFilter, sort: SortKey, descending: bool, span: TraceRange
+    connection: sa.Connection, f: TraceFilter, sort: SortKey, descending: bool, span: TraceRange
 ) -> bytes:
-    with engine.connect() as connection:
+    """The range's records, read in one transaction of their own (ended here: an open
+    one would hold back SQLite's checkpoints and PostgreSQL's vacuum between ranges)."""
+    with connection.begin():
         rows = trace_range_rows(connection, f, SELECTED, span, sort=sort, descending=descending)
         names = project_names(connection)
     return lines_bytes(trace_lines(rows, names))

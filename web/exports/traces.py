@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from store.exports import trace_ranges
 from web.exports.csv_writer import header_bytes
-from web.exports.pool import ExportPool, render_ranges
 from web.exports.trace_rows import trace_range_csv
 from web.filters import TraceSelection
 from web.schemas import TraceOut
@@ -17,13 +16,13 @@ from web.schemas import TraceOut
 COLUMNS: tuple[str, ...] = tuple(TraceOut.model_fields)
 
 
-def trace_csv(
-    engine: sa.Engine, selection: TraceSelection, pool: ExportPool | None = None
-) -> Iterator[bytes]:
-    """Every trace of the selection, in the order of ``/api/traces``, as CSV chunks:
-    its ranges rendered by the pool's workers, or here without one."""
+def trace_csv(engine: sa.Engine, selection: TraceSelection) -> Iterator[bytes]:
+    """Every trace of the selection, in the order of ``/api/traces``, as CSV chunks: a
+    range of traces at a time, each read in its own transaction on one connection (a
+    connection per range would grow every pooled connection's page cache in turn)."""
     yield header_bytes(COLUMNS)
     f, sort, descending = selection.filter, selection.sort, selection.descending
-    ranges = trace_ranges(engine, f, sort=sort, descending=descending)
-    tasks = ((f, sort, descending, span) for span in ranges)
-    yield from render_ranges(engine, trace_range_csv, tasks, pool)
+    with engine.connect() as connection:
+        for span in trace_ranges(engine, f, sort=sort, descending=descending):
+            if chunk := trace_range_csv(connection, f, sort, descending, span):
+                yield chunk  # never an empty one: it could read as the body's end
