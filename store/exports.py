@@ -2,10 +2,10 @@
 
 An export is cut into ranges (of traces in the export's order, or of span row ids),
 each read in its own short transaction: one long read would hold back SQLite's WAL
-checkpoints and PostgreSQL's vacuum meanwhile. Ranges can be read in any order and by
-several processes at once (``web.exports.pool``); joined in order they are the
-selection, without gaps or repeats. Traces or spans written during an export may or may
-not be in it, as with paging the API. The caller chooses the selected columns; each
+checkpoints and PostgreSQL's vacuum meanwhile. Joined in order, ranges are the
+selection without gaps or repeats, however many traces arrive while they are read.
+Traces or spans written during an export may or may not be in it, as with paging the
+API. The caller chooses the selected columns; each
 function names the tables its columns may use.
 """
 
