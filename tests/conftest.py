@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.databases import BACKEND, fresh_database
 from tests.demo_runs import Logged, run_logged
@@ -15,6 +16,13 @@ from tests.server import Server
 # Real-browser fixtures (headless Chromium): ``browser`` and ``watched``; the alert
 # tests' server and webhook receiver.
 pytest_plugins = ["tests.browser", "tests.trace_pages", "tests.alerting"]
+
+# Property tests run the same examples on every run (CI reproduces what it found);
+# `pytest --hypothesis-profile=fuzz` runs the fuzz tests fifty times longer, with fresh
+# random examples (tests/fuzzing.py, DEVELOPERS.md).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=5000, derandomize=False)
+settings.load_profile("ci")
 
 
 def pytest_report_header() -> str:
