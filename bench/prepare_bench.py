@@ -40,6 +40,7 @@ from collector.body import Encoding, Signal, decompress
 from collector.costing import cost_values, span_cost
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded, finite
+from collector.limits import Limits
 from collector.pipeline import _normalize, prepare, to_rows
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
@@ -49,6 +50,7 @@ from store.types import to_json
 from tests.paths import SHARED_FIXTURES
 
 LIMIT = 64 << 20
+LIMITS = Limits(max_body_bytes=LIMIT)
 Case = tuple[str, bytes, Encoding, str | None, str | None]  # label, body, encoding, gzip, project
 
 # ---------------------------------------------------------------- stage timing
@@ -92,7 +94,7 @@ def _rows(spans: list[RawSpan], canonicals: list[Any]) -> list[SpanRow]:
 def _prepare_round(bodies: list[bytes]) -> float:
     start = time.process_time()
     for body in bodies:
-        prepare(Signal.TRACES, body, Encoding.PROTOBUF, None, None, LIMIT, True)
+        prepare(Signal.TRACES, body, Encoding.PROTOBUF, None, None, LIMITS, True)
     return time.process_time() - start
 
 
@@ -344,7 +346,7 @@ def digest(batches: int, harvest: Path | None, dump: Path | None) -> dict[str, s
         for sqlite, target in ((False, rows_hash), (True, sqlite_hash)):
             prepared = _outcome(
                 lambda b=body, e=encoding, c=content_encoding, p=project, s=sqlite: prepare(
-                    Signal.TRACES, b, e, c, p, LIMIT, s
+                    Signal.TRACES, b, e, c, p, LIMITS, s
                 )
             )
             text = _sqlite_rows(prepared) if sqlite else _describe(prepared)
@@ -377,7 +379,8 @@ def main() -> None:
     if not args.digest_only:
         bodies = list(Payloads(500, seed=7).bodies(args.batches))
         spans = 500 * args.batches
-        prepare(Signal.TRACES, bodies[0], Encoding.PROTOBUF, None, None, LIMIT, True)  # warm caches
+        # Warm the caches.
+        prepare(Signal.TRACES, bodies[0], Encoding.PROTOBUF, None, None, LIMITS, True)
         gc.collect()
         gc.freeze()  # as collector.service._warm_up does in the decode workers
         gc.set_threshold(50_000, 20, 20)

@@ -45,11 +45,12 @@ def _switch_off_pricing() -> None:
 
 def _batches(bodies: list[bytes]) -> list[object]:
     from collector.body import Encoding, Signal
+    from collector.limits import Limits
     from collector.pipeline import prepare
 
-    limit = 64 << 20
+    limits = Limits(max_body_bytes=64 << 20)
     return [
-        prepare(Signal.TRACES, body, Encoding.PROTOBUF, None, None, limit, True).batch
+        prepare(Signal.TRACES, body, Encoding.PROTOBUF, None, None, limits, True).batch
         for body in bodies
     ]
 

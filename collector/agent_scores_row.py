@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from collector.limits import indexed
 from collector.normalize.values import as_float
 from store.batch import AgentScore
 from store.types import to_json
@@ -56,7 +57,7 @@ def agent_score(
     (trace_id, span_id, name, value, label, explanation, time) and not the form, so one
     result sent both as a span event and as a log record is stored once.
     """
-    evaluator = _text(name)
+    evaluator = indexed(_text(name))  # the scores table indexes it
     if evaluator is None or not evaluator.strip():
         return None
     value = as_float(score)

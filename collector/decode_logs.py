@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from collector import decode_proto, otlp_json
 from collector.errors import InvalidPayload
+from collector.limits import DEFAULT_LIMITS, Limits, check_count
 from collector.log_records import DecodedLogs, RawLogRecord, event_name, record_problem
 from collector.spans import Resource, Scope
 
@@ -26,7 +27,8 @@ SEVERITY_NUMBERS = {"SEVERITY_NUMBER_UNSPECIFIED": 0} | {
 }  # fmt: skip
 
 
-def decode_logs_protobuf(body: bytes) -> DecodedLogs:
+def decode_logs_protobuf(body: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedLogs:
+    """``limits``: log records per request (counted first) and the nesting of values."""
     request = ExportLogsServiceRequest()
     try:
         request.ParseFromString(body)
@@ -34,15 +36,19 @@ def decode_logs_protobuf(body: bytes) -> DecodedLogs:
         raise InvalidPayload(
             f"body is not a valid OTLP ExportLogsServiceRequest protobuf: {error}"
         ) from None
+    groups = request.resource_logs
+    count = sum(len(scope.log_records) for group in groups for scope in group.scope_logs)
+    check_count(count, limits, "log record")
+    room = limits.max_value_depth
     decoded = DecodedLogs()
-    for resource_logs in request.resource_logs:
-        resource = decode_proto.resource_of(resource_logs)
+    for resource_logs in groups:
+        resource = decode_proto.resource_of(resource_logs, room)
         for scope_logs in resource_logs.scope_logs:
-            scope = decode_proto.scope_of(scope_logs)
+            scope = decode_proto.scope_of(scope_logs, room)
             for record in scope_logs.log_records:
                 trace_id = _proto_id(record.trace_id, 16)
                 span_id = _proto_id(record.span_id, 8)
-                attributes = decode_proto.attributes(record.attributes)
+                attributes = decode_proto.attributes(record.attributes, room)
                 _add(
                     decoded,
                     RawLogRecord(
@@ -53,7 +59,7 @@ def decode_logs_protobuf(body: bytes) -> DecodedLogs:
                         severity_number=record.severity_number,
                         severity_text=record.severity_text,
                         event_name=event_name(record.event_name, attributes),
-                        body=decode_proto.any_value(record.body)
+                        body=decode_proto.any_value(record.body, room)
                         if record.HasField("body")
                         else None,
                         attributes=attributes,
@@ -68,32 +74,41 @@ def decode_logs_protobuf(body: bytes) -> DecodedLogs:
     return decoded
 
 
-def decode_logs_json(body: bytes) -> DecodedLogs:
+_RECORDS = (
+    ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("logRecords", "log_records")
+)  # fmt: skip
+
+
+def decode_logs_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedLogs:
+    """``limits``: log records per request (counted first) and the nesting of values."""
     j = otlp_json
     decoded = DecodedLogs()
     root = j.document(body)
+    check_count(j.count_items(root, *_RECORDS), limits, "log record")
+    room = limits.max_value_depth
     for i, resource_logs in enumerate(j.array(root, "$", "resourceLogs", "resource_logs")):
         path = f"$.resourceLogs[{i}]"
         resource_logs = j.as_object(resource_logs, path)
-        resource = j.resource_of(resource_logs, path)
+        resource = j.resource_of(resource_logs, path, room)
         for k, scope_logs in enumerate(j.array(resource_logs, path, "scopeLogs", "scope_logs")):
             scope_path = f"{path}.scopeLogs[{k}]"
             scope_logs = j.as_object(scope_logs, scope_path)
-            scope = j.scope_of(scope_logs, scope_path)
+            scope = j.scope_of(scope_logs, scope_path, room)
             records = j.array(scope_logs, scope_path, "logRecords", "log_records")
             for n, record in enumerate(records):
-                _json_record(decoded, record, f"{scope_path}.logRecords[{n}]", resource, scope)
+                path_n = f"{scope_path}.logRecords[{n}]"
+                _json_record(decoded, record, path_n, resource, scope, room)
     return decoded
 
 
 def _json_record(
-    decoded: DecodedLogs, raw: Any, path: str, resource: Resource, scope: Scope
+    decoded: DecodedLogs, raw: Any, path: str, resource: Resource, scope: Scope, room: int
 ) -> None:
     j = otlp_json
     record = j.as_object(raw, path)
     raw_trace = j.field(record, "traceId", "trace_id")
     raw_span = j.field(record, "spanId", "span_id")
-    attributes = j.attributes(record, path)
+    attributes = j.attributes(record, path, room)
     _add(
         decoded,
         RawLogRecord(
@@ -106,7 +121,7 @@ def _json_record(
             severity_number=_severity(record, path),
             severity_text=j.string(record, path, "severityText", "severity_text"),
             event_name=event_name(j.string(record, path, "eventName", "event_name"), attributes),
-            body=j.any_value(j.field(record, "body"), f"{path}.body"),
+            body=j.any_value(j.field(record, "body"), f"{path}.body", room),
             attributes=attributes,
             resource=resource,
             scope=scope,

@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.decoded import MAX_VALUE_DEPTH, Decoded, finite, span_problem
 from collector.errors import InvalidPayload
+from collector.limits import DEFAULT_LIMITS, Limits, check_count
 from collector.spans import Attributes, RawSpan, Resource, Scope
 
 _ZERO_TRACE = bytes(16)
@@ -30,7 +31,7 @@ if tuple(field.name for field in fields(RawSpan)) != _FIELDS:
     raise RuntimeError(f"collector/decode_proto.py passes {_FIELDS}: update _span() for RawSpan")
 
 
-def decode_protobuf(body: bytes) -> Decoded:
+def decode_protobuf(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -38,17 +39,21 @@ def decode_protobuf(body: bytes) -> Decoded:
         raise InvalidPayload(
             f"body is not a valid OTLP ExportTraceServiceRequest protobuf: {error}"
         ) from None
-    return decode_request(request)
+    return decode_request(request, limits)
 
 
-def decode_request(request: ExportTraceServiceRequest) -> Decoded:
+def decode_request(request: ExportTraceServiceRequest, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    """``limits``: spans per request (counted first) and the nesting of values."""
+    groups = request.resource_spans
+    check_count(sum(len(s.spans) for g in groups for s in g.scope_spans), limits, "span")
+    room = limits.max_value_depth
     decoded = Decoded()
-    for resource_spans in request.resource_spans:
-        resource = resource_of(resource_spans)
+    for resource_spans in groups:
+        resource = resource_of(resource_spans, room)
         for scope_spans in resource_spans.scope_spans:
-            scope = scope_of(scope_spans)
+            scope = scope_of(scope_spans, room)
             for span in scope_spans.spans:
-                raw = _span(span, resource, scope)
+                raw = _span(span, resource, scope, room)
                 if type(raw) is str:
                     decoded.reject(raw)
                 else:
@@ -56,34 +61,46 @@ def decode_request(request: ExportTraceServiceRequest) -> Decoded:
     return decoded
 
 
-def resource_of(group: Any) -> Resource:
-    """The resource of a ResourceSpans or ResourceLogs message."""
+def resource_of(group: Any, room: int = MAX_VALUE_DEPTH) -> Resource:
+    """The resource of a ResourceSpans or ResourceLogs message; ``room``: the levels its
+    values may nest (see :func:`any_value`)."""
     pb_resource = group.resource
     return Resource(
-        attributes=attributes(pb_resource.attributes),
+        attributes=attributes(pb_resource.attributes, room),
         schema_url=group.schema_url,
         dropped_attributes_count=pb_resource.dropped_attributes_count,
     )
 
 
-def scope_of(group: Any) -> Scope:
+def scope_of(group: Any, room: int = MAX_VALUE_DEPTH) -> Scope:
     """The instrumentation scope of a ScopeSpans or ScopeLogs message."""
     pb_scope = group.scope
     return Scope(
-        name=pb_scope.name, version=pb_scope.version, attributes=attributes(pb_scope.attributes)
+        name=pb_scope.name,
+        version=pb_scope.version,
+        attributes=attributes(pb_scope.attributes, room),
     )
 
 
-def _span(span: Any, resource: Resource, scope: Scope) -> RawSpan | str:
+def _span(span: Any, resource: Resource, scope: Scope, room: int) -> RawSpan | str:
     """The span, or why it is rejected. Each wire field is read once: every read of a
     protobuf field builds a Python object."""
     trace_id = _trace_id(span.trace_id)
     span_id = _span_id(span.span_id)
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    problem = span_problem(trace_id, span_id, start, end)
+    kind = span.kind
+    status = span.status
+    code = status.code
+    flags = span.flags
+    dropped_attributes = span.dropped_attributes_count
+    dropped_events = span.dropped_events_count
+    dropped_links = span.dropped_links_count
+    problem = span_problem(
+        trace_id, span_id, start, end, kind, code, flags,
+        dropped_attributes | dropped_events | dropped_links,
+    )  # fmt: skip
     if problem is not None or trace_id is None or span_id is None:
         return problem or "invalid id"
-    status = span.status
     events = span.events
     links = span.links
     # Positional, in _FIELDS order: CPython 3.11 passes keyword arguments to a class
@@ -93,22 +110,22 @@ def _span(span: Any, resource: Resource, scope: Scope) -> RawSpan | str:
         span_id,
         _span_id(span.parent_span_id),
         span.name,
-        span.kind,
+        kind,
         start,
         end,
-        attributes(span.attributes),
+        attributes(span.attributes, room),
         resource,
         scope,
-        status.code,
+        code,
         status.message,
         span.trace_state,
-        span.flags,
+        flags,
         # Most spans have neither: skip building an empty comprehension.
-        [_event(event) for event in events] if events else [],
-        [_link(link) for link in links] if links else [],
-        span.dropped_attributes_count,
-        span.dropped_events_count,
-        span.dropped_links_count,
+        [_event(event, room) for event in events] if events else [],
+        [_link(link, room) for link in links] if links else [],
+        dropped_attributes,
+        dropped_events,
+        dropped_links,
     )
 
 
@@ -120,26 +137,28 @@ def _span_id(raw: bytes) -> str | None:
     return raw.hex() if len(raw) == 8 and raw != _ZERO_SPAN else None
 
 
-def attributes(key_values: Any) -> Attributes:
+def attributes(key_values: Any, room: int = MAX_VALUE_DEPTH) -> Attributes:
     result: Attributes = {}
     for kv in key_values:
         value = kv.value
         # Most attributes are non-empty strings: read the string first, and ask which
         # value is set (WhichOneof) only when it is empty. 4.0 against 5.2 µs per span.
         text = value.string_value
-        result[kv.key] = text if text else any_value(value)
+        result[kv.key] = text if text else any_value(value, room)
     return result
 
 
-def any_value(value: Any, depth: int = 0) -> Any:
-    """The plain Python value of an AnyValue; ``depth``: the arrays and kvlists around it.
+def any_value(value: Any, room: int = MAX_VALUE_DEPTH, limit: int | None = None) -> Any:
+    """The plain Python value of an AnyValue; ``room``: how many more arrays and kvlists
+    may open inside it (the request's ``max_value_depth`` at the top).
 
-    Nesting is capped at MAX_VALUE_DEPTH levels and a deeper value refuses the request,
-    as in OTLP/JSON (collector/otlp_json.py), rather than failing in orjson when stored.
-    From the wire the parser stops first: protobuf refuses messages nested more than
-    100 deep (two or three per level: ~48 levels at most) with a DecodeError, a 400.
-    The cap guards decode_request() on a message built in memory, which has no depth
-    limit. Only the array and kvlist branches look at ``depth``: scalars pay nothing.
+    A value nested deeper refuses the request, as in OTLP/JSON (collector/otlp_json.py),
+    rather than failing in orjson when stored. From the wire the parser may stop first:
+    protobuf refuses messages nested more than 100 deep (two or three per level; see
+    MAX_VALUE_DEPTH) with a DecodeError, a 400 too. The cap also guards decode_request()
+    on a message built in memory, which has no depth limit. Only the array and kvlist
+    branches look at ``room``: scalars pay nothing. ``limit``: the cap to name in the
+    error, ``room`` at the top.
     """
     which = value.WhichOneof("value")
     if which == "string_value":
@@ -150,40 +169,37 @@ def any_value(value: Any, depth: int = 0) -> Any:
         return finite(value.double_value)
     if which == "bool_value":
         return value.bool_value
-    if which == "array_value":
-        if depth == MAX_VALUE_DEPTH:
-            raise _too_deep()
-        return [any_value(item, depth + 1) for item in value.array_value.values]
-    if which == "kvlist_value":
-        if depth == MAX_VALUE_DEPTH:
-            raise _too_deep()
-        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+    if which == "array_value" or which == "kvlist_value":
+        if limit is None:
+            limit = room
+        if not room:
+            raise InvalidPayload(
+                f"array_value/kvlist_value nested more than {limit} levels deep "
+                "(REASONLENS_MAX_VALUE_DEPTH)"
+            )
+        if which == "array_value":
+            return [any_value(item, room - 1, limit) for item in value.array_value.values]
+        return {kv.key: any_value(kv.value, room - 1, limit) for kv in value.kvlist_value.values}
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     return None
 
 
-def _too_deep() -> InvalidPayload:
-    return InvalidPayload(
-        f"array_value/kvlist_value nested more than {MAX_VALUE_DEPTH} levels deep"
-    )
-
-
-def _event(event: Any) -> dict[str, Any]:
+def _event(event: Any, room: int) -> dict[str, Any]:
     return {
         "name": event.name,
         "time_unix_nano": event.time_unix_nano,
-        "attributes": attributes(event.attributes),
+        "attributes": attributes(event.attributes, room),
         "dropped_attributes_count": event.dropped_attributes_count,
     }
 
 
-def _link(link: Any) -> dict[str, Any]:
+def _link(link: Any, room: int) -> dict[str, Any]:
     return {
         "trace_id": link.trace_id.hex(),
         "span_id": link.span_id.hex(),
         "trace_state": link.trace_state,
-        "attributes": attributes(link.attributes),
+        "attributes": attributes(link.attributes, room),
         "flags": link.flags,
         "dropped_attributes_count": link.dropped_attributes_count,
     }

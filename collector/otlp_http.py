@@ -38,7 +38,7 @@ async def _export(request: Request, signal: Signal) -> Response:
         return failure(Encoding.JSON, error.status, error.message)
     try:
         project = requested_project(request.headers.get(PROJECT_HEADER))
-        body = await _read_body(request, service.max_body_bytes)
+        body = await _read_body(request, service.limits.max_body_bytes)
         prepared = await service.export(
             signal, body, encoding, request.headers.get("content-encoding"), project
         )

@@ -18,7 +18,7 @@ from collector.spans import Attributes, Resource, Scope
 
 
 class _TooDeep(Exception):
-    """Raised past MAX_VALUE_DEPTH; :func:`any_value` turns it into InvalidPayload."""
+    """Raised past the depth limit; :func:`any_value` turns it into InvalidPayload."""
 
 
 def document(body: bytes) -> dict[str, Any]:
@@ -30,11 +30,28 @@ def document(body: bytes) -> dict[str, Any]:
     return as_object(parsed, "$")
 
 
-def resource_of(group: dict[str, Any], path: str) -> Resource:
-    """The resource of a resourceSpans or resourceLogs object at ``path``."""
+def count_items(root: dict[str, Any], *levels: tuple[str, ...]) -> int:
+    """How many items the request holds at ``levels`` (each a field's spellings), e.g.
+    resourceSpans -> scopeSpans -> spans; what is not an array is skipped here and
+    refused by the decoder, with its path."""
+    items: list[Any] = [root]
+    for names in levels:
+        found: list[Any] = []
+        for item in items:
+            if isinstance(item, dict):
+                value = field(item, *names)
+                if isinstance(value, list):
+                    found += value
+        items = found
+    return len(items)
+
+
+def resource_of(group: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -> Resource:
+    """The resource of a resourceSpans or resourceLogs object at ``path``; ``room``: how
+    deep its values may nest (see :func:`any_value`)."""
     holder = as_object(field(group, "resource") or {}, f"{path}.resource")
     return Resource(
-        attributes=attributes(holder, f"{path}.resource"),
+        attributes=attributes(holder, f"{path}.resource", room),
         schema_url=string(group, path, "schemaUrl", "schema_url"),
         dropped_attributes_count=uint(
             holder, path, "droppedAttributesCount", "dropped_attributes_count"
@@ -42,21 +59,21 @@ def resource_of(group: dict[str, Any], path: str) -> Resource:
     )
 
 
-def scope_of(group: dict[str, Any], path: str) -> Scope:
+def scope_of(group: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -> Scope:
     """The instrumentation scope of a scopeSpans or scopeLogs object at ``path``."""
     holder = as_object(field(group, "scope") or {}, f"{path}.scope")
     return Scope(
         name=string(holder, path, "name"),
         version=string(holder, path, "version"),
-        attributes=attributes(holder, f"{path}.scope"),
+        attributes=attributes(holder, f"{path}.scope", room),
     )
 
 
-def attributes(holder: dict[str, Any], path: str) -> Attributes:
+def attributes(holder: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -> Attributes:
     result: Attributes = {}
     for i, kv in enumerate(array(holder, path, "attributes")):
         key, value = _key_value(kv, f"{path}.attributes[{i}]")
-        result[key] = any_value(value, f"{path}.attributes[{i}].value")
+        result[key] = any_value(value, f"{path}.attributes[{i}].value", room)
     return result
 
 
@@ -79,20 +96,21 @@ _VALUE_KEYS = (
 )
 
 
-def any_value(value: Any, path: str) -> Any:
-    """The plain Python value of an AnyValue. One nested more than MAX_VALUE_DEPTH deep
-    refuses the request, naming where the value starts: the path of its deepest level
-    would run to kilobytes."""
+def any_value(value: Any, path: str, room: int = MAX_VALUE_DEPTH) -> Any:
+    """The plain Python value of an AnyValue. One nested more than ``room`` levels deep
+    (the request's ``max_value_depth``) refuses the request, naming where the value
+    starts: the path of its deepest level would run to kilobytes."""
     try:
-        return _any_value(value, path, 0)
+        return _any_value(value, path, room)
     except _TooDeep:
         raise InvalidPayload(
-            f"{path}: arrayValue/kvlistValue nested more than {MAX_VALUE_DEPTH} levels deep"
+            f"{path}: arrayValue/kvlistValue nested more than {room} levels deep "
+            "(REASONLENS_MAX_VALUE_DEPTH)"
         ) from None
 
 
-def _any_value(value: Any, path: str, depth: int) -> Any:
-    """``depth``: how many arrayValue/kvlistValue levels enclose ``value``."""
+def _any_value(value: Any, path: str, room: int) -> Any:
+    """``room``: how many more arrayValue/kvlistValue levels may open inside ``value``."""
     if value is None:
         return None
     value = as_object(value, path)
@@ -112,16 +130,16 @@ def _any_value(value: Any, path: str, depth: int) -> Any:
             return to_int(item, f"{path}.{camel}", signed=True)
         if camel == "doubleValue":
             return to_float(item, f"{path}.{camel}")
-        if depth == MAX_VALUE_DEPTH:
+        if not room:
             raise _TooDeep
         values = array(as_object(item, f"{path}.{camel}"), f"{path}.{camel}", "values")
         values_path = f"{path}.{camel}.values"
         if camel == "arrayValue":
-            return [_any_value(v, f"{values_path}[{i}]", depth + 1) for i, v in enumerate(values)]
+            return [_any_value(v, f"{values_path}[{i}]", room - 1) for i, v in enumerate(values)]
         result: Attributes = {}
         for i, kv in enumerate(values):
             key, item_value = _key_value(kv, f"{values_path}[{i}]")
-            result[key] = _any_value(item_value, f"{values_path}[{i}].value", depth + 1)
+            result[key] = _any_value(item_value, f"{values_path}[{i}].value", room - 1)
         return result
     return None
 

@@ -22,6 +22,7 @@ from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
+from collector.limits import Limits, limit_logs, limit_spans
 from collector.log_records import DecodedLogs, RawLogRecord
 from collector.log_rows import log_row, record_hash
 from collector.normalize import normalize
@@ -63,19 +64,22 @@ def prepare(
     encoding: Encoding,
     content_encoding: str | None,
     project: str | None,
-    max_body_bytes: int,
+    limits: Limits,
     sqlite: bool,
     prices: PriceBook = REGISTRY_ONLY,
 ) -> Prepared:
     """What the decode workers run, for every signal. ``project`` is the validated
-    ``x-reasonlens-project`` header, if any; ``sqlite`` packs span rows for a SQLite
-    writer (see ``store/batch.py``)."""
-    raw = decompress(body, content_encoding, max_body_bytes)
+    ``x-reasonlens-project`` header, if any; ``limits``: what one request may carry
+    (``collector/limits.py``); ``sqlite`` packs span rows for a SQLite writer (see
+    ``store/batch.py``)."""
+    raw = decompress(body, content_encoding, limits.max_body_bytes)
     protobuf = encoding is Encoding.PROTOBUF
     if signal is Signal.LOGS:
-        logs = decode_logs_protobuf(raw) if protobuf else decode_logs_json(raw)
+        logs = decode_logs_protobuf(raw, limits) if protobuf else decode_logs_json(raw, limits)
+        limit_logs(logs, limits, len(raw))
         return to_log_rows(logs, project)
-    spans = decode_protobuf(raw) if protobuf else decode_json(raw)
+    spans = decode_protobuf(raw, limits) if protobuf else decode_json(raw, limits)
+    limit_spans(spans, limits, len(raw))
     return to_rows(spans, project, sqlite=sqlite, book=prices)
 
 

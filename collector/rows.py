@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from collector.limits import indexed
 from collector.normalize.canonical import Canonical
 from collector.spans import RawSpan
 from store.batch import NO_COST, ROW_COLUMNS, CostValues, SpanRow
@@ -64,7 +65,8 @@ def span_row(
 ) -> SpanRow:
     """``resource_json``/``scope_json`` are serialized once per resource/scope by the caller;
     ``cost``: the span's ``span_costs`` values (``collector/costing.py``), which the writer
-    stores in ``span_costs``."""
+    stores in ``span_costs``. The columns the store indexes are cut to a length any
+    index takes (``collector/limits.py``)."""
     c = canonical
     # Unpacked by name: a starred item would build the tuple through a list.
     counted, cost_usd, reported, computed, cost_source, price_key, details = cost
@@ -84,7 +86,7 @@ def span_row(
         span.name,
         span.otel_kind,
         c.kind._value_,  # .value is a Python-level property: 88 against 19 ns
-        None if service is None else str(service),
+        None if service is None else indexed(str(service)),
         span.scope.name or None,
         span.scope.version or None,
         start,
@@ -97,7 +99,7 @@ def span_row(
         c.error_message,
         span.trace_state or None,
         span.flags,
-        c.model,
+        indexed(c.model),
         c.request_model,
         c.provider,
         c.input_tokens,
@@ -112,14 +114,14 @@ def span_row(
         None if c.output_messages is None else to_json(c.output_messages),
         c.system_instructions,
         c.reasoning_text,
-        c.tool_name,
+        indexed(c.tool_name),
         c.tool_call_id,
         c.tool_arguments,
         c.tool_result,
-        c.agent_name,
+        indexed(c.agent_name),
         c.agent_id,
-        c.agent_version,
-        c.session_id,
+        indexed(c.agent_version),
+        indexed(c.session_id),
         c.user_id,
         c.trace_name,
         c.environment,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from collector.body import Encoding, Signal
 from collector.errors import Overloaded
+from collector.limits import Limits
 from collector.pipeline import Prepared, prepare
 from collector.writer import OnCommit, Writer
 from store.pricing.book import REGISTRY_ONLY, PriceBook
@@ -65,12 +66,12 @@ class IngestService:
         engine: Engine,
         *,
         workers: int,
-        max_body_bytes: int,
+        limits: Limits,
         max_queue_spans: int,
         max_batch_spans: int,
         on_commit: OnCommit | None = None,
     ) -> None:
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
         self._sqlite = engine.dialect.name == "sqlite"
         self.writer = Writer(
             engine,
@@ -126,7 +127,7 @@ class IngestService:
             encoding,
             content_encoding,
             project,
-            self.max_body_bytes,
+            self.limits,
             self._sqlite,
             self.prices,
         )

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 import migrations
+from collector.limits import Limits
 from collector.otlp_grpc import GrpcReceiver
 from collector.otlp_http import router as otlp_router
 from collector.runaway import RunawayDetector
@@ -64,7 +65,13 @@ def create_app(settings: Settings) -> FastAPI:
         ingest = IngestService(
             writer_engine,
             workers=settings.ingest_workers,
-            max_body_bytes=settings.max_body_bytes,
+            limits=Limits(
+                max_body_bytes=settings.max_body_bytes,
+                max_items=settings.max_spans_per_request,
+                max_attributes=settings.max_attributes_per_span,
+                max_value_bytes=settings.max_attribute_value_bytes,
+                max_value_depth=settings.max_value_depth,
+            ),
             max_queue_spans=settings.write_queue_spans,
             max_batch_spans=settings.write_batch_spans,
             on_commit=detector.on_commit,

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.decoded import MAX_VALUE_DEPTH
+
 
 def _default_workers() -> int:
     return min(2, os.cpu_count() or 1)
@@ -40,6 +42,35 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest OTLP request body accepted, in bytes, after decompression; "
         "larger requests get 413.",
+    )
+    max_spans_per_request: int = Field(
+        50_000,
+        gt=0,
+        description="Most spans one OTLP request may carry (log records, on /v1/logs); a "
+        "larger request gets 413 and nothing of it is stored.",
+    )
+    max_attributes_per_span: int = Field(
+        1024,
+        gt=0,
+        description="Most attributes kept per span (and per event, link, log record, scope "
+        "and resource): the first ones are kept, the others counted in its "
+        "dropped_attributes_count and reported in the response's partial_success.",
+    )
+    max_attribute_value_bytes: int = Field(
+        1024 * 1024,
+        ge=64,
+        description="Longest string stored, in UTF-8 bytes (attribute values at any depth, "
+        "log bodies, span and event names, status messages): a longer one is cut there "
+        'and ends with "…[truncated N bytes]"; the rest of the span is kept.',
+    )
+    max_value_depth: int = Field(
+        MAX_VALUE_DEPTH,
+        ge=1,
+        le=MAX_VALUE_DEPTH,
+        description="How deep arrays and maps may nest in an attribute value or log body; "
+        "a deeper one gets 400 and nothing of the request is stored. At most "
+        f"{MAX_VALUE_DEPTH}, the most protobuf's parser lets through, so that both "
+        "encodings answer alike.",
     )
     ingest_workers: int = Field(
         default_factory=_default_workers,

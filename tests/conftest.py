@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 import migrations
 from store.engine import create_engine
@@ -18,6 +19,13 @@ from tests.server import Server
 # Real-browser fixtures (headless Chromium): ``browser`` and ``watched``; the alert
 # tests' server and webhook receiver.
 pytest_plugins = ["tests.browser", "tests.trace_pages", "tests.alerting"]
+
+# Property tests run the same examples on every run (CI reproduces what it found);
+# `pytest --hypothesis-profile=fuzz` runs the fuzz tests fifty times longer, with fresh
+# random examples (tests/fuzzing.py, DEVELOPERS.md).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=5000, derandomize=False)
+settings.load_profile("ci")
 
 
 def pytest_report_header() -> str:

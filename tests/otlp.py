@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from google.protobuf import json_format
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -165,6 +169,26 @@ def parse_response(response: httpx.Response) -> ExportTraceServiceResponse:
     message = ExportTraceServiceResponse()
     message.ParseFromString(response.content)
     return message
+
+
+_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
+
+
+def otlp_json(message: Message) -> bytes:
+    """The message as OTLP/JSON: protobuf's JSON mapping, ids in hex as OTLP wants them
+    (``json_format`` writes every bytes field in base64)."""
+
+    def hex_ids(node: Any) -> Any:
+        if isinstance(node, list):
+            return [hex_ids(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        return {
+            key: base64.b64decode(value).hex() if key in _ID_KEYS else hex_ids(value)
+            for key, value in node.items()
+        }
+
+    return json.dumps(hex_ids(json_format.MessageToDict(message))).encode()
 
 
 class Ids:

@@ -18,6 +18,9 @@ import orjson
 
 # Column types in the store are 64-bit; anything larger is not a count anyone meant.
 _INT64_MAX = 2**63 - 1
+# Nor is a token count over a trillion (a thousand times the longest context windows);
+# the bound keeps sums (a trace's tokens, input plus cached) inside a 64-bit column.
+MAX_COUNT = 10**12
 # Numeric strings longer than this are not counts or scores; parsing them is wasted work
 # (and CPython refuses int() on more than 4,300 digits anyway).
 _MAX_NUMERIC_CHARS = 40
@@ -70,12 +73,12 @@ def as_str(value: Any) -> str | None:
 
 
 def as_int(value: Any) -> int | None:
-    """A non-negative count that fits a 64-bit column, from an int, float or numeric string."""
+    """A non-negative count up to :data:`MAX_COUNT`, from an int, float or numeric string."""
     kind = type(value)
     if kind is int:
-        return value if 0 <= value <= _INT64_MAX else None
+        return value if 0 <= value <= MAX_COUNT else None
     if kind is float:
-        if math.isfinite(value) and value.is_integer() and 0 <= value <= _INT64_MAX:
+        if math.isfinite(value) and value.is_integer() and 0 <= value <= MAX_COUNT:
             return int(value)
         return None
     if kind is str and 0 < len(value) <= _MAX_NUMERIC_CHARS:
