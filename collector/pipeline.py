@@ -22,7 +22,8 @@ from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
-from collector.limits import Limits, limit_logs, limit_spans
+from collector.limit_items import limit_logs, limit_spans
+from collector.limits import Limits
 from collector.log_records import DecodedLogs, RawLogRecord
 from collector.log_rows import log_row, record_hash
 from collector.normalize import normalize
@@ -76,10 +77,10 @@ def prepare(
     protobuf = encoding is Encoding.PROTOBUF
     if signal is Signal.LOGS:
         logs = decode_logs_protobuf(raw, limits) if protobuf else decode_logs_json(raw, limits)
-        limit_logs(logs, limits, len(raw))
+        limit_logs(logs, limits)
         return to_log_rows(logs, project)
     spans = decode_protobuf(raw, limits) if protobuf else decode_json(raw, limits)
-    limit_spans(spans, limits, len(raw))
+    limit_spans(spans, limits)
     return to_rows(spans, project, sqlite=sqlite, book=prices)
 
 
