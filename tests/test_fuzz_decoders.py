@@ -22,18 +22,9 @@ from collector.errors import InvalidPayload, PayloadTooLarge
 from collector.limits import DEFAULT_LIMITS, Limits
 from collector.pipeline import Prepared, prepare
 from collector.redact import PRESETS, parse_patterns
-from tests.fuzzing import (
-    Seed,
-    bodies,
-    bounded,
-    examples,
-    item_count,
-    log_requests,
-    mutated_bytes,
-    mutated_json,
-    seeds,
-    trace_requests,
-)
+from tests.fuzz_messages import item_count, log_requests, trace_requests
+from tests.fuzz_seeds import Seed, mutated_bytes, mutated_json, seeds
+from tests.fuzzing import bodies, bounded, examples
 from tests.otlp import otlp_json
 from tests.storable import problems
 
