@@ -1,10 +1,10 @@
 """What the per-request limits and the redaction cost, in instructions per span (callgrind).
 
-    .venv/bin/python -m bench.limits_instructions                # ~3,000 demo spans, ~15 min
+    .venv/bin/python -m bench.limits_instructions                # ~3,000 demo spans, ~20 min
 
 As ``bench/pricing_instructions.py`` measures pricing: a decode worker's ``prepare()``
 over the demo's bodies (500 spans, ~1.1 MB each), after the worker's own warm-up, run
-for two passes and for one under callgrind; the difference is one pass. Modes:
+for three passes and for one under callgrind; half the difference is one pass. Modes:
 
 - ``limits``: as shipped: spans counted, depth capped, attributes counted, every string
   measured (these bodies are over the 768 KiB below which strings are not measured),
@@ -151,8 +151,10 @@ def main() -> None:
           f"{len(small)} of 200 (~{len(small[0]) >> 10} KiB)")  # fmt: skip
     worker: dict[str, float] = {}
     for mode in args.modes.split(","):
-        one, two = (callgrind(work, "prepare", mode, str(n)) for n in (1, 2))
-        worker[mode] = (two - one) / spans
+        # Three passes less one, halved: what varies between runs (collections, dict
+        # growth) weighs less against two passes than against one.
+        one, three = (callgrind(work, "prepare", mode, str(n)) for n in (1, 3))
+        worker[mode] = (three - one) / 2 / spans
         print(f"  worker, {mode:<13} {worker[mode]:>10,.0f} instructions per span", flush=True)
     subprocess.run(
         [sys.executable, "-m", "bench.limits_instructions", "--child", "pack", "limits", "0",

@@ -109,19 +109,28 @@ def limit_spans(decoded: Decoded, limits: Limits) -> None:
         if span.resource is not resource:
             resource = span.resource
             resource_after = layers.resource(resource)
-        span.resource = resource_after  # type: ignore[assignment]
+        if resource_after is not resource:
+            span.resource = resource_after  # type: ignore[assignment]
         if span.scope is not scope:
             scope = span.scope
             scope_after = layers.scope(scope)
-        span.scope = scope_after  # type: ignore[assignment]
+        if scope_after is not scope:
+            span.scope = scope_after  # type: ignore[assignment]
         if cut is not None:
-            span.name = cut.text(span.name)
-            span.status_message = cut.text(span.status_message)
-            span.trace_state = cut.text(span.trace_state)
+            # Inline length checks: a method call per text cost more than the rest here.
+            quick = cut.quick
+            if len(span.name) > quick:
+                span.name = cut.text(span.name)
+            if len(span.status_message) > quick:
+                span.status_message = cut.text(span.status_message)
+            if len(span.trace_state) > quick:
+                span.trace_state = cut.text(span.trace_state)
             for event in span.events:
-                event["name"] = cut.text(event["name"])
+                if len(event["name"]) > quick:
+                    event["name"] = cut.text(event["name"])
             for link in span.links:
-                link["trace_state"] = cut.text(link["trace_state"])
+                if len(link["trace_state"]) > quick:
+                    link["trace_state"] = cut.text(link["trace_state"])
     _report(decoded, trim, cut, limits, "span, event, link, scope or resource")
 
 
