@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.decoded import Decoded, span_problem
-from collector.limits import DEFAULT_LIMITS, Limits, check_count
+from collector.limits import DEFAULT_LIMITS, Limits, Reading, check_count, reading_for
 from collector.otlp_json import (
     array,
     as_object,
@@ -46,18 +46,18 @@ _SPANS = (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), ("
 
 def decode_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     """``limits``: spans per request (counted first) and the nesting of values."""
-    decoded = Decoded()
     root = document(body)
     check_count(count_items(root, *_SPANS), limits, "span")
-    room = limits.max_value_depth
+    reading = reading_for(limits, len(body))
+    decoded = Decoded(cutter=reading.cut)
     for i, resource_spans in enumerate(array(root, "$", "resourceSpans", "resource_spans")):
         path = f"$.resourceSpans[{i}]"
         resource_spans = as_object(resource_spans, path)
-        resource = resource_of(resource_spans, path, room)
+        resource = resource_of(resource_spans, path, reading)
         for j, scope_spans in enumerate(array(resource_spans, path, "scopeSpans", "scope_spans")):
             scope_path = f"{path}.scopeSpans[{j}]"
             scope_spans = as_object(scope_spans, scope_path)
-            scope = scope_of(scope_spans, scope_path, room)
+            scope = scope_of(scope_spans, scope_path, reading)
             for k, span in enumerate(array(scope_spans, scope_path, "spans")):
                 _span(
                     decoded,
@@ -65,7 +65,7 @@ def decode_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
                     f"{scope_path}.spans[{k}]",
                     resource,
                     scope,
-                    room,
+                    reading,
                 )
     return decoded
 
@@ -76,7 +76,7 @@ def _span(
     path: str,
     resource: Resource,
     scope: Scope,
-    room: int,
+    reading: Reading,
 ) -> None:
     trace_id = hex_id(field(span, "traceId", "trace_id"), 16)
     span_id = hex_id(field(span, "spanId", "span_id"), 8)
@@ -107,7 +107,7 @@ def _span(
             otel_kind=kind,
             start_time_ns=start,
             end_time_ns=end,
-            attributes=attributes(span, path, room),
+            attributes=attributes(span, path, reading),
             resource=resource,
             scope=scope,
             status_code=code,
@@ -115,11 +115,11 @@ def _span(
             trace_state=string(span, path, "traceState", "trace_state"),
             flags=flags,
             events=[
-                _event(as_object(e, f"{path}.events[{i}]"), f"{path}.events[{i}]", room)
+                _event(as_object(e, f"{path}.events[{i}]"), f"{path}.events[{i}]", reading)
                 for i, e in enumerate(array(span, path, "events"))
             ],
             links=[
-                _link(as_object(link, f"{path}.links[{i}]"), f"{path}.links[{i}]", room)
+                _link(as_object(link, f"{path}.links[{i}]"), f"{path}.links[{i}]", reading)
                 for i, link in enumerate(array(span, path, "links"))
             ],
             dropped_attributes_count=dropped_attributes,
@@ -129,23 +129,23 @@ def _span(
     )
 
 
-def _event(event: dict[str, Any], path: str, room: int) -> dict[str, Any]:
+def _event(event: dict[str, Any], path: str, reading: Reading) -> dict[str, Any]:
     return {
         "name": string(event, path, "name"),
         "time_unix_nano": uint(event, path, "timeUnixNano", "time_unix_nano"),
-        "attributes": attributes(event, path, room),
+        "attributes": attributes(event, path, reading),
         "dropped_attributes_count": uint(
             event, path, "droppedAttributesCount", "dropped_attributes_count"
         ),
     }
 
 
-def _link(link: dict[str, Any], path: str, room: int) -> dict[str, Any]:
+def _link(link: dict[str, Any], path: str, reading: Reading) -> dict[str, Any]:
     return {
         "trace_id": hex_id(field(link, "traceId", "trace_id"), 16) or "",
         "span_id": hex_id(field(link, "spanId", "span_id"), 8) or "",
         "trace_state": string(link, path, "traceState", "trace_state"),
-        "attributes": attributes(link, path, room),
+        "attributes": attributes(link, path, reading),
         "flags": uint(link, path, "flags"),
         "dropped_attributes_count": uint(
             link, path, "droppedAttributesCount", "dropped_attributes_count"

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from collector import decode_proto, otlp_json
 from collector.errors import InvalidPayload
-from collector.limits import DEFAULT_LIMITS, Limits, check_count
+from collector.limits import DEFAULT_LIMITS, Limits, Reading, check_count, reading_for
 from collector.log_records import DecodedLogs, RawLogRecord, event_name, record_problem
 from collector.spans import Resource, Scope
 
@@ -39,16 +39,16 @@ def decode_logs_protobuf(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Decode
     groups = request.resource_logs
     count = sum(len(scope.log_records) for group in groups for scope in group.scope_logs)
     check_count(count, limits, "log record")
-    room = limits.max_value_depth
-    decoded = DecodedLogs()
+    reading = reading_for(limits, len(body))
+    decoded = DecodedLogs(cutter=reading.cut)
     for resource_logs in groups:
-        resource = decode_proto.resource_of(resource_logs, room)
+        resource = decode_proto.resource_of(resource_logs, reading)
         for scope_logs in resource_logs.scope_logs:
-            scope = decode_proto.scope_of(scope_logs, room)
+            scope = decode_proto.scope_of(scope_logs, reading)
             for record in scope_logs.log_records:
                 trace_id = _proto_id(record.trace_id, 16)
                 span_id = _proto_id(record.span_id, 8)
-                attributes = decode_proto.attributes(record.attributes, room)
+                attributes = decode_proto.attributes(record.attributes, reading)
                 _add(
                     decoded,
                     RawLogRecord(
@@ -59,7 +59,7 @@ def decode_logs_protobuf(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Decode
                         severity_number=record.severity_number,
                         severity_text=record.severity_text,
                         event_name=event_name(record.event_name, attributes),
-                        body=decode_proto.any_value(record.body, room)
+                        body=decode_proto.any_value(record.body, reading.depth, reading)
                         if record.HasField("body")
                         else None,
                         attributes=attributes,
@@ -82,33 +82,33 @@ _RECORDS = (
 def decode_logs_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedLogs:
     """``limits``: log records per request (counted first) and the nesting of values."""
     j = otlp_json
-    decoded = DecodedLogs()
     root = j.document(body)
     check_count(j.count_items(root, *_RECORDS), limits, "log record")
-    room = limits.max_value_depth
+    reading = reading_for(limits, len(body))
+    decoded = DecodedLogs(cutter=reading.cut)
     for i, resource_logs in enumerate(j.array(root, "$", "resourceLogs", "resource_logs")):
         path = f"$.resourceLogs[{i}]"
         resource_logs = j.as_object(resource_logs, path)
-        resource = j.resource_of(resource_logs, path, room)
+        resource = j.resource_of(resource_logs, path, reading)
         for k, scope_logs in enumerate(j.array(resource_logs, path, "scopeLogs", "scope_logs")):
             scope_path = f"{path}.scopeLogs[{k}]"
             scope_logs = j.as_object(scope_logs, scope_path)
-            scope = j.scope_of(scope_logs, scope_path, room)
+            scope = j.scope_of(scope_logs, scope_path, reading)
             records = j.array(scope_logs, scope_path, "logRecords", "log_records")
             for n, record in enumerate(records):
                 path_n = f"{scope_path}.logRecords[{n}]"
-                _json_record(decoded, record, path_n, resource, scope, room)
+                _json_record(decoded, record, path_n, resource, scope, reading)
     return decoded
 
 
 def _json_record(
-    decoded: DecodedLogs, raw: Any, path: str, resource: Resource, scope: Scope, room: int
+    decoded: DecodedLogs, raw: Any, path: str, resource: Resource, scope: Scope, reading: Reading
 ) -> None:
     j = otlp_json
     record = j.as_object(raw, path)
     raw_trace = j.field(record, "traceId", "trace_id")
     raw_span = j.field(record, "spanId", "span_id")
-    attributes = j.attributes(record, path, room)
+    attributes = j.attributes(record, path, reading)
     _add(
         decoded,
         RawLogRecord(
@@ -121,7 +121,7 @@ def _json_record(
             severity_number=_severity(record, path),
             severity_text=j.string(record, path, "severityText", "severity_text"),
             event_name=event_name(j.string(record, path, "eventName", "event_name"), attributes),
-            body=j.any_value(j.field(record, "body"), f"{path}.body", room),
+            body=j.any_value(j.field(record, "body"), f"{path}.body", reading),
             attributes=attributes,
             resource=resource,
             scope=scope,

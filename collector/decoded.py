@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from collector.spans import RawSpan
+
+if TYPE_CHECKING:
+    from collector.limits import Cutter
 
 # Largest values the store's integer columns hold: BIGINT (times), INTEGER (the dropped
 # counts) on PostgreSQL; flags are a fixed32 on the wire.
@@ -30,10 +33,12 @@ MAX_VALUE_DEPTH = 31
 class Rejections:
     """Items refused one by one, counted by reason, for OTLP's partial_success; and
     ``notes``: what was stored other than as sent (attributes over a limit dropped,
-    values truncated), which partial_success reports with the rejections."""
+    values truncated), which partial_success reports with the rejections. ``cutter``: what
+    cut the strings too long (``collector/limits.py``), None when none could be."""
 
     rejections: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    cutter: Cutter | None = None
     noun: ClassVar[str] = "span"
 
     @property

@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
-from collector.decoded import MAX_VALUE_DEPTH, finite
+from collector.decoded import finite
 from collector.errors import InvalidPayload
+from collector.limits import PLAIN, Cutter, Reading
 from collector.spans import Attributes, Resource, Scope
 
 
@@ -46,12 +47,12 @@ def count_items(root: dict[str, Any], *levels: tuple[str, ...]) -> int:
     return len(items)
 
 
-def resource_of(group: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -> Resource:
-    """The resource of a resourceSpans or resourceLogs object at ``path``; ``room``: how
-    deep its values may nest (see :func:`any_value`)."""
+def resource_of(group: dict[str, Any], path: str, reading: Reading = PLAIN) -> Resource:
+    """The resource of a resourceSpans or resourceLogs object at ``path``; ``reading``:
+    how its values are read (see :func:`any_value`)."""
     holder = as_object(field(group, "resource") or {}, f"{path}.resource")
     return Resource(
-        attributes=attributes(holder, f"{path}.resource", room),
+        attributes=attributes(holder, f"{path}.resource", reading),
         schema_url=string(group, path, "schemaUrl", "schema_url"),
         dropped_attributes_count=uint(
             holder, path, "droppedAttributesCount", "dropped_attributes_count"
@@ -59,21 +60,21 @@ def resource_of(group: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -
     )
 
 
-def scope_of(group: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -> Scope:
+def scope_of(group: dict[str, Any], path: str, reading: Reading = PLAIN) -> Scope:
     """The instrumentation scope of a scopeSpans or scopeLogs object at ``path``."""
     holder = as_object(field(group, "scope") or {}, f"{path}.scope")
     return Scope(
         name=string(holder, path, "name"),
         version=string(holder, path, "version"),
-        attributes=attributes(holder, f"{path}.scope", room),
+        attributes=attributes(holder, f"{path}.scope", reading),
     )
 
 
-def attributes(holder: dict[str, Any], path: str, room: int = MAX_VALUE_DEPTH) -> Attributes:
+def attributes(holder: dict[str, Any], path: str, reading: Reading = PLAIN) -> Attributes:
     result: Attributes = {}
     for i, kv in enumerate(array(holder, path, "attributes")):
         key, value = _key_value(kv, f"{path}.attributes[{i}]")
-        result[key] = any_value(value, f"{path}.attributes[{i}].value", room)
+        result[key] = any_value(value, f"{path}.attributes[{i}].value", reading)
     return result
 
 
@@ -96,20 +97,20 @@ _VALUE_KEYS = (
 )
 
 
-def any_value(value: Any, path: str, room: int = MAX_VALUE_DEPTH) -> Any:
-    """The plain Python value of an AnyValue. One nested more than ``room`` levels deep
-    (the request's ``max_value_depth``) refuses the request, naming where the value
+def any_value(value: Any, path: str, reading: Reading = PLAIN) -> Any:
+    """The plain Python value of an AnyValue, its strings cut as ``reading`` says. One
+    nested more than ``reading.depth`` levels refuses the request, naming where the value
     starts: the path of its deepest level would run to kilobytes."""
     try:
-        return _any_value(value, path, room)
+        return _any_value(value, path, reading.depth, reading.cut)
     except _TooDeep:
         raise InvalidPayload(
-            f"{path}: arrayValue/kvlistValue nested more than {room} levels deep "
+            f"{path}: arrayValue/kvlistValue nested more than {reading.depth} levels deep "
             "(REASONLENS_MAX_VALUE_DEPTH)"
         ) from None
 
 
-def _any_value(value: Any, path: str, room: int) -> Any:
+def _any_value(value: Any, path: str, room: int, cut: Cutter | None) -> Any:
     """``room``: how many more arrayValue/kvlistValue levels may open inside ``value``."""
     if value is None:
         return None
@@ -121,7 +122,7 @@ def _any_value(value: Any, path: str, room: int) -> Any:
         if camel == "stringValue" or camel == "bytesValue":
             if not isinstance(item, str):
                 raise InvalidPayload(f"{path}.{camel}: expected a string")
-            return item
+            return item if cut is None or len(item) <= cut.quick else cut.text(item)
         if camel == "boolValue":
             if not isinstance(item, bool):
                 raise InvalidPayload(f"{path}.{camel}: expected true or false")
@@ -135,11 +136,13 @@ def _any_value(value: Any, path: str, room: int) -> Any:
         values = array(as_object(item, f"{path}.{camel}"), f"{path}.{camel}", "values")
         values_path = f"{path}.{camel}.values"
         if camel == "arrayValue":
-            return [_any_value(v, f"{values_path}[{i}]", room - 1) for i, v in enumerate(values)]
+            return [
+                _any_value(v, f"{values_path}[{i}]", room - 1, cut) for i, v in enumerate(values)
+            ]
         result: Attributes = {}
         for i, kv in enumerate(values):
             key, item_value = _key_value(kv, f"{values_path}[{i}]")
-            result[key] = _any_value(item_value, f"{values_path}[{i}].value", room - 1)
+            result[key] = _any_value(item_value, f"{values_path}[{i}].value", room - 1, cut)
         return result
     return None
 

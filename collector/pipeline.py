@@ -22,11 +22,14 @@ from collector.decode_json import decode_json
 from collector.decode_logs import decode_logs_json, decode_logs_protobuf
 from collector.decode_proto import decode_protobuf
 from collector.decoded import Decoded
-from collector.limits import Limits, limit_logs, limit_spans
+from collector.limit_items import limit_logs, limit_spans
+from collector.limits import Limits
 from collector.log_records import DecodedLogs, RawLogRecord
 from collector.log_rows import log_row, record_hash
 from collector.normalize import normalize
 from collector.normalize.canonical import Canonical
+from collector.redact import Pattern, Redactor
+from collector.redaction import Scrub, redactor_for
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
 from store.batch import (
@@ -67,24 +70,32 @@ def prepare(
     limits: Limits,
     sqlite: bool,
     prices: PriceBook = REGISTRY_ONLY,
+    redaction: tuple[Pattern, ...] = (),
 ) -> Prepared:
     """What the decode workers run, for every signal. ``project`` is the validated
     ``x-reasonlens-project`` header, if any; ``limits``: what one request may carry
     (``collector/limits.py``); ``sqlite`` packs span rows for a SQLite writer (see
-    ``store/batch.py``)."""
+    ``store/batch.py``); ``redaction``: the patterns masked before anything is stored
+    (``collector/redact.py``), none by default."""
     raw = decompress(body, content_encoding, limits.max_body_bytes)
     protobuf = encoding is Encoding.PROTOBUF
+    redactor = redactor_for(redaction)
     if signal is Signal.LOGS:
         logs = decode_logs_protobuf(raw, limits) if protobuf else decode_logs_json(raw, limits)
-        limit_logs(logs, limits, len(raw))
-        return to_log_rows(logs, project)
+        limit_logs(logs, limits)
+        return to_log_rows(logs, project, redactor)
     spans = decode_protobuf(raw, limits) if protobuf else decode_json(raw, limits)
-    limit_spans(spans, limits, len(raw))
-    return to_rows(spans, project, sqlite=sqlite, book=prices)
+    limit_spans(spans, limits)
+    return to_rows(spans, project, sqlite=sqlite, book=prices, redactor=redactor)
 
 
 def to_rows(
-    decoded: Decoded, project: str | None, *, sqlite: bool, book: PriceBook = REGISTRY_ONLY
+    decoded: Decoded,
+    project: str | None,
+    *,
+    sqlite: bool,
+    book: PriceBook = REGISTRY_ONLY,
+    redactor: Redactor | None = None,
 ) -> Prepared:
     by_project: dict[str, list[SpanRow]] = defaultdict(list)
     scores: dict[str, list[AgentScore]] = defaultdict(list)
@@ -98,6 +109,7 @@ def to_rows(
     owner: str | None = None
     resource_json: str | None = None
     scope_json = ""
+    scrub = None if redactor is None else Scrub(redactor)
     for span in decoded.spans:
         if span.resource is not resource:
             resource = span.resource
@@ -109,18 +121,20 @@ def to_rows(
                 + str(project_name_problem(span.resource.attributes.get(PROJECT_ATTRIBUTE)))
             )
             continue
+        if scrub is not None:  # before anything reads the span
+            span = scrub.span(span)
         canonical = _normalize(span)
-        if resource_json is None:
-            resource_json = to_json(resource.attributes)
-        if span.scope is not scope:
-            scope = span.scope
-            scope_json = to_json(scope.attributes)
         # Only a model call, or a span that reports a cost, has one: half the spans.
         cost = NO_COST
         if canonical.kind in USAGE_KINDS or canonical.cost_usd is not None:
             cost = cost_values(
                 canonical, span_cost(canonical, span.start_time_ns, prices, book, owner)
             )
+        if resource_json is None:
+            resource_json = to_json(span.resource.attributes)
+        if span.scope is not scope:
+            scope = span.scope
+            scope_json = to_json(scope.attributes)
         by_project[owner].append(span_row(span, canonical, resource_json, scope_json, cost))
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)
@@ -133,28 +147,37 @@ def to_rows(
     return Prepared(batch, decoded.rejected, decoded.error_message())
 
 
-def to_log_rows(decoded: DecodedLogs, project: str | None) -> Prepared:
+def to_log_rows(
+    decoded: DecodedLogs, project: str | None, redactor: Redactor | None = None
+) -> Prepared:
     by_project: dict[str, list[LogRow]] = defaultdict(list)
     scores: dict[str, list[AgentScore]] = defaultdict(list)
     resource: Resource | None = None
     scope: Scope | None = None
     owner: str | None = None
-    resource_json = scope_json = ""
+    resource_json: str | None = None
+    scope_json = ""
     seen: Counter[str] = Counter()
+    scrub = None if redactor is None else Scrub(redactor)
     for record in decoded.records:
         if record.resource is not resource:
             resource = record.resource
             owner = project or _resource_project(resource)
-            resource_json = to_json(resource.attributes)
+            resource_json = None
         if owner is None:
             decoded.reject(
                 f"resource attribute {PROJECT_ATTRIBUTE}: "
                 + str(project_name_problem(resource.attributes.get(PROJECT_ATTRIBUTE)))
             )
             continue
+        if scrub is not None:  # before anything reads the record
+            record = scrub.record(record)
+        if resource_json is None:
+            resource_json = to_json(record.resource.attributes)
         if record.scope is not scope:
             scope = record.scope
             scope_json = to_json(scope.attributes)
+        # The digest of what is stored: with redaction on, of the masked record.
         digest = record_hash(record)
         occurrence = seen[digest]
         seen[digest] += 1

@@ -24,6 +24,7 @@ from collector.body import Encoding, Signal
 from collector.errors import Overloaded
 from collector.limits import Limits
 from collector.pipeline import Prepared, prepare
+from collector.redact import Pattern
 from collector.writer import OnCommit, Writer
 from store.pricing.book import REGISTRY_ONLY, PriceBook
 from store.pricing.custom import load_rules
@@ -70,8 +71,10 @@ class IngestService:
         max_queue_spans: int,
         max_batch_spans: int,
         on_commit: OnCommit | None = None,
+        redaction: tuple[Pattern, ...] = (),
     ) -> None:
         self.limits = limits
+        self._redaction = redaction
         self._sqlite = engine.dialect.name == "sqlite"
         self.writer = Writer(
             engine,
@@ -130,6 +133,7 @@ class IngestService:
             self.limits,
             self._sqlite,
             self.prices,
+            self._redaction,
         )
         prepared = await self._prepare(job)
         await self.writer.write(prepared.batch)

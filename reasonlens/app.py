@@ -20,6 +20,7 @@ import migrations
 from collector.limits import Limits
 from collector.otlp_grpc import GrpcReceiver
 from collector.otlp_http import router as otlp_router
+from collector.redact import parse_patterns
 from collector.runaway import RunawayDetector
 from collector.service import IngestService
 from evals.alerts.delivery import AlertDelivery
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
             max_queue_spans=settings.write_queue_spans,
             max_batch_spans=settings.write_batch_spans,
             on_commit=detector.on_commit,
+            redaction=parse_patterns(settings.redact_patterns),
         )
         async with AsyncExitStack() as stack:
             stack.callback(engine.dispose)

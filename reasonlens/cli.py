@@ -68,6 +68,9 @@ def serve(
     )
     if settings.grpc_port:
         typer.echo(f"reasonlens: OTLP/gRPC on {settings.host}:{settings.grpc_port}")
+    if settings.redact_patterns:
+        names = ", ".join(entry.partition("=")[0] for entry in settings.redact_patterns)
+        typer.echo(f"reasonlens: masking {names} before anything is stored")
     import uvicorn
 
     from reasonlens.app import create_app

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector.decoded import MAX_VALUE_DEPTH
+from collector.redact import PRESETS, parse_patterns
 
 
 def _default_workers() -> int:
@@ -71,6 +73,13 @@ class Settings(BaseSettings):
         "a deeper one gets 400 and nothing of the request is stored. At most "
         f"{MAX_VALUE_DEPTH}, the most protobuf's parser lets through, so that both "
         "encodings answer alike.",
+    )
+    redact_patterns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="What to mask in every text stored, before it is written (off when "
+        f"empty): presets ({', '.join(PRESETS)}) and name=regex patterns of your own, as a "
+        'JSON list (["email", "employee=EMP-[0-9]{6}"]) or presets separated by commas. '
+        "Each match becomes [REDACTED:name].",
     )
     ingest_workers: int = Field(
         default_factory=_default_workers,
@@ -171,6 +180,23 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Server log level."
     )
+
+    @field_validator("redact_patterns", mode="before")
+    @classmethod
+    def _patterns_from_text(cls, value: Any) -> Any:
+        """A JSON list, or (for presets, whose names hold no comma) a comma-separated one."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        parse_patterns(value)  # raises ValueError naming the bad entry
+        return value
 
     @property
     def dashboard_url(self) -> str:

@@ -21,18 +21,10 @@ from collector.body import Encoding, Signal
 from collector.errors import InvalidPayload, PayloadTooLarge
 from collector.limits import DEFAULT_LIMITS, Limits
 from collector.pipeline import Prepared, prepare
-from tests.fuzzing import (
-    Seed,
-    bodies,
-    bounded,
-    examples,
-    item_count,
-    log_requests,
-    mutated_bytes,
-    mutated_json,
-    seeds,
-    trace_requests,
-)
+from collector.redact import PRESETS, parse_patterns
+from tests.fuzz_messages import item_count, log_requests, trace_requests
+from tests.fuzz_seeds import Seed, mutated_bytes, mutated_json, seeds
+from tests.fuzzing import bodies, bounded, examples
 from tests.otlp import otlp_json
 from tests.storable import problems
 
@@ -42,6 +34,8 @@ SMALL = Limits(
     max_value_depth=6,
 )  # fmt: skip
 LIMITS = st.sampled_from([SMALL, DEFAULT_LIMITS])
+# Redaction off, or every preset on: the masks must not break a request either.
+REDACTION = parse_patterns(PRESETS)
 # Per example: a few ms is usual; the bounds leave room for a loaded machine and catch
 # a hang or a quadratic path (a body is at most a few hundred KB here).
 DEADLINE = timedelta(seconds=10)
@@ -57,11 +51,15 @@ def fuzz(n: int) -> settings:
 
 
 def run(signal: str, encoding: str, body: bytes, limits: Limits) -> Prepared | None:
-    """``prepare()`` as a decode worker runs it; None when the request is refused whole."""
+    """``prepare()`` as a decode worker runs it; None when the request is refused whole.
+    With the small limits, every redaction preset is on."""
+    redaction = REDACTION if limits is SMALL else ()
     with bounded(HANG_SECONDS):
         try:
             kind = Encoding.PROTOBUF if encoding == "protobuf" else Encoding.JSON
-            prepared = prepare(Signal(signal), body, kind, None, None, limits, sqlite=False)
+            prepared = prepare(
+                Signal(signal), body, kind, None, None, limits, sqlite=False, redaction=redaction
+            )
         except (InvalidPayload, PayloadTooLarge) as error:
             assert error.message  # a clear message, never an empty one
             return None

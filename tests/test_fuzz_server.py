@@ -27,7 +27,8 @@ from collector.pipeline import prepare
 from store.batch import SpanBatch
 from store.models import LogRecord, Project, Span
 from tests.databases import fresh_database
-from tests.fuzzing import Seed, bodies, examples
+from tests.fuzz_seeds import Seed
+from tests.fuzzing import bodies, examples
 from tests.otlp import JSON, PROTOBUF
 from tests.server import Server
 

@@ -26,8 +26,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from sqlalchemy.orm import Session
 
 from collector import decode_proto
+from collector.decoded import MAX_VALUE_DEPTH
 from collector.errors import InvalidPayload
-from collector.otlp_json import MAX_VALUE_DEPTH
 from store.models import LogRecord, Project, Span
 from tests.otlp import (
     JSON,

@@ -93,15 +93,16 @@ def test_numbers_are_stored_exactly(server: Server, project: str) -> None:
     ids = Ids(project)
     trace, root = ids.trace(), ids.span()
     huge = 2**62 + 1  # not representable as a double
-    attributes = {**LLM, "llm.cost.total": 0.1 + 0.2, "gen_ai.usage.input_tokens": huge}
-    spec = SpanSpec(trace, root, "chat gpt-4o-mini", 10, 20, attributes=attributes)
+    # A time, since token counts past 10**12 are not read (collector/normalize/values.py).
+    attributes = {**LLM, "llm.cost.total": 0.1 + 0.2, "big": huge}
+    spec = SpanSpec(trace, root, "chat gpt-4o-mini", huge, huge + 10, attributes=attributes)
     assert post(server.url, request([spec]), project=project).status_code == 200
     detail = httpx.get(f"{server.url}/api/traces/{trace}").json()
     assert detail["cost_usd"] == 0.1 + 0.2 == 0.30000000000000004
     [span] = detail["spans"]
     assert span["cost_usd"] == 0.30000000000000004
-    assert span["input_tokens"] == huge
-    assert span["attributes"]["gen_ai.usage.input_tokens"] == huge
+    assert span["start_time_unix_nano"] == huge
+    assert span["attributes"]["big"] == huge
 
 
 def test_project_from_resource_attribute(server: Server, project: str) -> None:
