@@ -4,6 +4,8 @@
     ├── UnsupportedMediaType       415: not application/x-protobuf nor application/json
     ├── InvalidPayload             400: undecodable body or encoding; nothing stored
     ├── PayloadTooLarge            413: over the size limit after decompression
+    ├── Unauthenticated            401: sign-in is on and no valid key was sent
+    ├── Forbidden                  403: the key may not send spans (to that project)
     └── Overloaded                 503 + Retry-After: write queue full, or the writer is
                                    down; every OTLP exporter retries these
 
@@ -33,6 +35,14 @@ class InvalidPayload(IngestError):
 
 class PayloadTooLarge(IngestError):
     status = 413
+
+
+class Unauthenticated(IngestError):
+    status = 401
+
+
+class Forbidden(IngestError):
+    status = 403
 
 
 class Overloaded(IngestError):

@@ -10,6 +10,8 @@ application's event loop, where the writer and decode workers live; handlers blo
 only their own thread. Errors map onto the codes the OTLP spec gives for them:
 
     InvalidPayload (bad protobuf, bad project)    INVALID_ARGUMENT   not retryable
+    Unauthenticated (no or a bad key)             UNAUTHENTICATED
+    Forbidden (no ingest scope, another project)  PERMISSION_DENIED
     PayloadTooLarge                               RESOURCE_EXHAUSTED without RetryInfo:
                                                   not retryable by the spec (the Python
                                                   SDK's exporter retries it regardless)
@@ -32,10 +34,17 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from sqlalchemy.exc import OperationalError
 
 from collector.body import Encoding, Signal
-from collector.errors import IngestError, Overloaded, PayloadTooLarge
-from collector.identity import PROJECT_HEADER, requested_project
+from collector.errors import (
+    Forbidden,
+    IngestError,
+    Overloaded,
+    PayloadTooLarge,
+    Unauthenticated,
+)
+from collector.identity import ingest_project
 from collector.otlp_response import export_response
 from collector.service import IngestService
+from store.principals import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class GrpcReceiver:
     def __init__(
         self,
         service: IngestService,
+        credentials: Credentials,
         *,
         host: str,
         port: int,
@@ -69,6 +79,7 @@ class GrpcReceiver:
         retry_after_seconds: int,
     ) -> None:
         self._service = service
+        self._credentials = credentials
         # IPv6 literals take brackets in a gRPC address.
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._max_message_bytes = max_message_bytes
@@ -120,7 +131,7 @@ class GrpcReceiver:
     def _export(self, signal: Signal, request: bytes, context: grpc.ServicerContext) -> bytes:
         assert self._loop is not None
         try:
-            project = requested_project(_metadata(context, PROJECT_HEADER))
+            project = ingest_project(self._credentials, lambda key: _metadata(context, key))
             future = asyncio.run_coroutine_threadsafe(
                 self._service.export(signal, request, Encoding.PROTOBUF, None, project),
                 self._loop,
@@ -138,6 +149,10 @@ class GrpcReceiver:
             self._abort_retryable(context, code_pb2.UNAVAILABLE, "database unavailable; retry")
         except PayloadTooLarge as error:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, error.message)
+        except Unauthenticated as error:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, error.message)
+        except Forbidden as error:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, error.message)
         except IngestError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,7 @@ from starlette.responses import Response
 
 from collector.body import Encoding, Signal, media_type
 from collector.errors import IngestError, Overloaded, PayloadTooLarge
-from collector.identity import PROJECT_HEADER, requested_project
+from collector.identity import ingest_project
 from collector.otlp_response import failure, success
 from collector.service import IngestService
 
@@ -37,7 +38,9 @@ async def _export(request: Request, signal: Signal) -> Response:
     except IngestError as error:
         return failure(Encoding.JSON, error.status, error.message)
     try:
-        project = requested_project(request.headers.get(PROJECT_HEADER))
+        project = await asyncio.to_thread(
+            ingest_project, request.state.credentials, request.headers.get
+        )
         body = await _read_body(request, service.limits.max_body_bytes)
         prepared = await service.export(
             signal, body, encoding, request.headers.get("content-encoding"), project

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
@@ -30,10 +30,13 @@ from evals.worker import JobWorker
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
+from store.principals import Credentials
 from web import errors
+from web.access import AccessMiddleware, authorize, check_routes
 from web.api import router as api_router
 from web.headers import SecurityHeaders
 from web.pages import router as pages_router
+from web.pages.login import router as login_router
 from web.templating import STATIC_DIR
 
 
@@ -78,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
             on_commit=detector.on_commit,
             redaction=parse_patterns(settings.redact_patterns),
         )
+        credentials = Credentials(engine, ttl_s=settings.credentials_ttl_seconds)
         async with AsyncExitStack() as stack:
             stack.callback(engine.dispose)
             stack.callback(writer_engine.dispose)
@@ -123,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
             if settings.grpc_port:
                 grpc_receiver = GrpcReceiver(
                     ingest,
+                    credentials,
                     host=settings.host,
                     port=settings.grpc_port,
                     max_message_bytes=settings.max_body_bytes,
@@ -130,7 +135,12 @@ def create_app(settings: Settings) -> FastAPI:
                 )
                 grpc_receiver.start(asyncio.get_running_loop())
                 stack.push_async_callback(grpc_receiver.stop)
-            yield {"settings": settings, "engine": engine, "ingest": ingest}
+            yield {
+                "settings": settings,
+                "engine": engine,
+                "ingest": ingest,
+                "credentials": credentials,
+            }
 
     app = FastAPI(
         title="reasonlens",
@@ -143,10 +153,13 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(otlp_router)
-    app.include_router(api_router)
-    app.include_router(pages_router)
+    app.include_router(api_router, dependencies=[Depends(authorize)])
+    app.include_router(pages_router, dependencies=[Depends(authorize)])
+    app.include_router(login_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
+    check_routes(app)
+    app.add_middleware(AccessMiddleware)
     app.add_middleware(SecurityHeaders)
     # A 5,000-span trace page is ~1.8 MB of HTML and ~120 KB gzipped. OTLP bodies are
     # unaffected (their responses are tiny, below the minimum size). CSV exports go out

@@ -56,11 +56,26 @@ def serve(
     ] = None,
     db: DbOption = None,
     workers: Annotated[int | None, typer.Option(help="Decode worker processes.")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(help="Serve beyond 127.0.0.1 with no users, so with no sign-in at all."),
+    ] = False,
 ) -> None:
     """Serve OTLP (HTTP and gRPC) ingest and the API, migrating the database first."""
     settings = _settings(
-        host=host, port=port, grpc_port=grpc_port, database_url=db, ingest_workers=workers
+        host=host,
+        port=port,
+        grpc_port=grpc_port,
+        database_url=db,
+        ingest_workers=workers,
+        insecure=insecure or None,
     )
+    from reasonlens.exposure import exposure_problem
+
+    problem = exposure_problem(settings)
+    if problem is not None:
+        typer.echo(f"reasonlens: {problem}", err=True)
+        raise typer.Exit(2)
     typer.echo(f"reasonlens: storing traces in {_display_url(settings.database_url)}")
     typer.echo(
         f"reasonlens: OTLP/HTTP and API on http://{settings.host}:{settings.port} "

@@ -99,6 +99,18 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         2, ge=1, description="Retry-After value sent with 503 when the write queue is full."
     )
+    insecure: bool = Field(
+        False,
+        description="Serve on an address other than loopback with no users, so without "
+        "sign-in: anyone who reaches it may read and change everything. Without it, "
+        "`serve` refuses to start that way.",
+    )
+    credentials_ttl_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a verified API key or session is trusted before the store "
+        "is asked again: a revoked key or a disabled user is refused within this.",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL",
         description="SQLite synchronous mode: FULL survives power loss, NORMAL (WAL) "

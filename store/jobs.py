@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
-from store import dialect
+from store import audit, dialect
 from store.evals import finish_run
 from store.models import EvalJob, EvalRun, EvalSuite
 
@@ -73,7 +73,9 @@ def advance_schedule(
     return result.rowcount == 1
 
 
-def set_enabled(connection: Connection, suite_id: int, enabled: bool) -> bool:
+def set_enabled(
+    connection: Connection, suite_id: int, enabled: bool, *, actor: str = "cli"
+) -> bool:
     """Switch the suite's schedule on or off; False for no such suite. Either way the
     placed next run is dropped: switched on, the schedule starts again from now (the
     slots it missed while off are not run)."""
@@ -82,7 +84,14 @@ def set_enabled(connection: Connection, suite_id: int, enabled: bool) -> bool:
         .where(EvalSuite.id == suite_id)
         .values(enabled=enabled, next_run_at=None)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    suite = connection.execute(
+        sa.select(EvalSuite.project_id, EvalSuite.name).where(EvalSuite.id == suite_id)
+    ).one()
+    action = "suite.enable" if enabled else "suite.disable"
+    audit.record(connection, actor, action, project_id=suite.project_id, target=suite.name)
+    return True
 
 
 def job_counts(

@@ -221,6 +221,8 @@ def visits(site: h.Site) -> dict[str, list[Visit]]:
         "/settings/prices/reprice": [Visit("/settings/prices/reprice", (p,))],
         "/settings/budgets": [Visit(_url("/settings/budgets", project=p), (p, h.AGENT))],
         "/alerts": [Visit(_url("/alerts", project=p), (p, h.RULE, h.SUITE, h.AGENT))],
+        "/settings/keys": [Visit(_url("/settings/keys", project=p), (p,))],
+        "/login": [Visit(_url("/login", next=f"/traces?q={h.SCRIPT}"))],
     }
 
 

@@ -26,6 +26,7 @@ from store.alert_rules import rule as stored_rule
 from store.alert_rules import rules as stored_rules
 from store.alerts import AlertRecord, acknowledge, alert, alerts
 from store.projects import project_id, project_name_problem
+from web.access import allow
 from web.deps import DbSession
 from web.origin import same_origin
 from web.params import RowId
@@ -186,6 +187,7 @@ def create_rule(
     request: Request, session: DbSession, body: Annotated[RuleIn, Depends(rule_body)]
 ) -> RuleOut:
     """A rule on a suite's runs or on the project's traffic, with an optional webhook."""
+    allow(request, body.project, "write")
     with request.state.engine.begin() as connection:
         try:
             rule_id = add_rule(connection, body.project, body.new_rule(), datetime.now(UTC))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from store.analytics.budgets import BudgetStatus, budget_status
 from store.budgets import add_budget, delete_budget
 from store.projects import project_id, project_name_problem
+from web.access import allow
 from web.deps import DbSession
 from web.origin import same_origin
 from web.params import RowId
@@ -105,6 +106,7 @@ def create_budget(
     request: Request, session: DbSession, budget: Annotated[BudgetIn, Depends(budget_body)]
 ) -> BudgetOut:
     """A spending limit for a project or one of its agents, per trace, UTC day or month."""
+    allow(request, budget.project, "admin")
     with request.state.engine.begin() as connection:
         stored_id = add_budget(
             connection, budget.project, budget.agent, budget.period, budget.limit_usd

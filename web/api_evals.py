@@ -30,9 +30,11 @@ from store.eval_reads import RunRecord, SuiteRecord
 from store.evals import NewScore
 from store.feedback import add_feedback
 from store.models import EvalRun, Score
+from store.principals import Principal
 from store.projects import project_id
 from store.queries import InvalidCursor
 from web import evals_view
+from web.access import allow
 from web.deps import DbSession
 from web.eval_actions import MAX_SUITE_BYTES, SuiteNotFound, save_suite, start_suite_run
 from web.eval_schemas import (
@@ -109,7 +111,7 @@ def create_suite(
 ) -> SuiteOut:
     """Store a suite (by project and name: sending it again replaces its definition)."""
     try:
-        saved = save_suite(request.state.engine, definition)
+        saved = save_suite(request, definition)
     except SuiteError as error:
         raise HTTPException(400, str(error)) from None
     if not saved.created:
@@ -258,7 +260,12 @@ def add_score(
     """Human feedback on a trace (or one of its spans), stored as a score with source
     ``human``; ``project`` is needed only when the trace id is in several projects."""
     trace_id = feedback.trace_id.lower()
-    found = eval_reads.trace_projects(session, trace_id, feedback.project)
+    principal: Principal = request.state.principal
+    found = [
+        (name, pid)
+        for name, pid in eval_reads.trace_projects(session, trace_id, feedback.project)
+        if principal.may(name, "read")
+    ]
     if not found:
         where = f" in project {feedback.project!r}" if feedback.project else ""
         raise HTTPException(404, f"trace {trace_id} not found{where}")
@@ -268,6 +275,7 @@ def add_score(
             400, f"trace {trace_id} exists in several projects ({names}); pass project"
         )
     project, pid = found[0]
+    allow(request, project, "write")
     span_id = feedback.span_id.lower() if feedback.span_id else None
     if span_id is not None and not eval_reads.span_exists(session, pid, trace_id, span_id):
         raise HTTPException(404, f"span {span_id} not found in trace {trace_id}")

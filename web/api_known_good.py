@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from store import known_good
+from store import audit, known_good
 from store.models import Trace
 from store.projects import project_id
+from web.access import allow
 from web.deps import DbSession
 from web.origin import same_origin
 from web.request_body import json_body_doc, json_model
@@ -67,7 +68,7 @@ async def _mark_body(request: Request) -> KnownGoodIn:
 
 
 def mark_version(
-    session: DbSession, project: str, agent: str, version: str, note: str | None
+    session: DbSession, project: str, agent: str, version: str, note: str | None, actor: str
 ) -> None:
     """Mark it, or HTTPException: 404 for no such project, 422 for a version unseen."""
     pid = _project(session, project)
@@ -78,7 +79,12 @@ def mark_version(
     )
     if seen is None:
         raise HTTPException(422, f"no traces of agent {agent!r} version {version!r} in {project!r}")
-    known_good.mark(session.connection(), pid, agent, version, note, datetime.now(UTC))
+    connection = session.connection()
+    known_good.mark(connection, pid, agent, version, note, datetime.now(UTC))
+    audit.record(
+        connection, actor, "known_good.mark", project_id=pid, target=agent,
+        detail={"version": version, "note": note},
+    )  # fmt: skip
     session.commit()
 
 
@@ -88,8 +94,12 @@ def mark_version(
     dependencies=[Depends(same_origin)],
     openapi_extra=json_body_doc(KnownGoodIn),
 )
-def put_mark(session: DbSession, body: KnownGoodIn = Depends(_mark_body)) -> KnownGoodOut:
-    mark_version(session, body.project, body.agent, body.version, body.note)
+def put_mark(
+    request: Request, session: DbSession, body: KnownGoodIn = Depends(_mark_body)
+) -> KnownGoodOut:
+    allow(request, body.project, "write")
+    actor = request.state.principal.actor
+    mark_version(session, body.project, body.agent, body.version, body.note, actor)
     (out,) = [m for m in _marks(session, body.project) if m.agent == body.agent]
     return out
 
@@ -105,12 +115,16 @@ def list_marks(
     "/api/known-good", status_code=204, dependencies=[Depends(same_origin)], response_class=Response
 )
 def delete_mark(
+    request: Request,
     session: DbSession,
     project: str = Query("default", max_length=200),
     agent: str = Query(..., min_length=1, max_length=200),
 ) -> Response:
-    if not known_good.unmark(session.connection(), _project(session, project), agent):
+    pid = _project(session, project)
+    if not known_good.unmark(session.connection(), pid, agent):
         raise HTTPException(404, f"agent {agent!r} has no known-good version in {project!r}")
+    actor = request.state.principal.actor
+    audit.record(session.connection(), actor, "known_good.unmark", project_id=pid, target=agent)
     session.commit()
     return Response(status_code=204)
 

@@ -21,6 +21,7 @@ from store.custom_prices import NewCustomPrice, add_custom_price, custom_prices
 from store.custom_prices import delete_custom_price as delete_price
 from store.models import CustomPrice
 from store.projects import project_id, project_name_problem
+from web.access import allow
 from web.deps import DbSession
 from web.origin import same_origin
 from web.params import RowId
@@ -106,6 +107,7 @@ def create_price(
     request: Request, session: DbSession, price: Annotated[PriceIn, Depends(price_body)]
 ) -> PriceOut:
     """A project's price for the models its pattern names, ahead of the registry."""
+    allow(request, price.project, "admin")
     fields = price.model_dump(exclude={"project"})
     with request.state.engine.begin() as connection:
         price_id = add_custom_price(connection, price.project, NewCustomPrice(**fields))

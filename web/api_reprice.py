@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from web.access import allow
 from web.origin import same_origin
 from web.reprice_job import MAX_SINCE_CHARS, BadRequest, Busy, JobState, reprice_jobs
 from web.request_body import json_body_doc, json_model
@@ -77,6 +78,7 @@ def start_reprice(
     request: Request, options: Annotated[RepriceIn, Depends(reprice_body)]
 ) -> RepriceOut:
     """Recompute stored costs at today's prices; poll ``GET /api/reprice``."""
+    allow(request, options.project, "admin")
     try:
         state = request.state.reprice_job.start(
             request.state.engine, project=options.project, since=options.since

@@ -86,10 +86,11 @@ async def _switch(request: Request) -> SuiteSwitchIn:
     openapi_extra=json_body_doc(SuiteSwitchIn),
 )
 def switch_suite(
-    session: DbSession, suite_id: RowId, switch: SuiteSwitchIn = Depends(_switch)
+    request: Request, session: DbSession, suite_id: RowId, switch: SuiteSwitchIn = Depends(_switch)
 ) -> SuiteOut:
     """Switch the schedule on or off; switched on, it starts again from now."""
-    if not jobs.set_enabled(session.connection(), suite_id, switch.enabled):
+    actor = request.state.principal.actor
+    if not jobs.set_enabled(session.connection(), suite_id, switch.enabled, actor=actor):
         raise HTTPException(404, f"no eval suite {suite_id}")
     session.commit()
     return suite_out(_found(session, suite_id))

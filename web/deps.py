@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    with Session(request.state.engine) as session:
+    """The session carries the request's principal: the project picker lists only the
+    projects it may see (``web/pages/context.py``)."""
+    with Session(request.state.engine, info={"principal": request.state.principal}) as session:
         yield session
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from evals.background import BackgroundRuns
@@ -16,9 +17,12 @@ from evals.evaluators import evaluator_class
 from evals.runner import StartedRun, start_run
 from evals.selection import trace_filter
 from evals.suite import Suite, SuiteError, load_suite
+from store import audit
 from store import evals as store_evals
 from store.models import EvalSuite
+from store.principals import Principal
 from store.projects import project_id, project_name_problem
+from web.access import allow
 
 SOURCE = "suite"  # how errors name the text: "suite:4:5: evaluators[0]..."
 MAX_SUITE_BYTES = 1024 * 1024
@@ -55,10 +59,14 @@ def read_suite(text: str) -> Suite:
     return suite
 
 
-def save_suite(engine: sa.Engine, text: str) -> SavedSuite:
+def save_suite(request: Request, text: str) -> SavedSuite:
+    """Store the suite for a principal who may write its project (404 or 403 if not),
+    and log who did."""
     suite = read_suite(text)
     project = suite.select.project
-    with engine.begin() as connection:
+    allow(request, project, "write")
+    principal: Principal = request.state.principal
+    with request.state.engine.begin() as connection:
         found = project_id(connection, project)
         existed = found is not None and connection.scalar(
             sa.select(EvalSuite.id).where(
@@ -67,6 +75,14 @@ def save_suite(engine: sa.Engine, text: str) -> SavedSuite:
         )
         suite_id = store_evals.save_suite(
             connection, project, suite.name, suite.source, suite.schedule
+        )
+        audit.record(
+            connection,
+            principal.actor,
+            "suite.replace" if existed else "suite.create",
+            project_id=project_id(connection, project),
+            target=suite.name,
+            detail={"suite_id": suite_id, "schedule": suite.schedule},
         )
     return SavedSuite(suite_id, not existed, suite)
 

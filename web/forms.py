@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from web.request_body import media_type, read_body, text
 
+CSRF_FIELD = "csrf"  # every form's token against cross-site posts (web/access.py)
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -29,9 +31,11 @@ def form_reader(limit: int, fields: int) -> Callable[[Request], Awaitable[dict[s
             raise HTTPException(415, "expected a form (application/x-www-form-urlencoded)")
         body = text(await read_body(request, limit))
         try:
-            return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=fields))
+            posted = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=fields + 1))
         except ValueError as error:
             raise HTTPException(400, f"bad form: {error}") from None
+        posted.pop(CSRF_FIELD, None)  # checked by web/access.py before the route runs
+        return posted
 
     return posted_form
 

@@ -16,7 +16,11 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
+
+from store.principals import LOCAL, Principal
+from web.csrf import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 EMPTY = "\u2013"  # an en dash: "not known", distinct from a zero
@@ -76,6 +80,18 @@ def query_string(params: dict[str, Any], **changes: Any) -> str:
     return "?" + urlencode(kept, doseq=True) if kept else "?"
 
 
+def principal_of(request: Request) -> Principal:
+    return getattr(request.state, "principal", LOCAL)
+
+
+def csrf_field(request: Request) -> Markup:
+    """The hidden form-token field every POST form carries (``web/access.py``)."""
+    token = principal_of(request).session_token
+    if token is None:
+        return Markup("")
+    return Markup('<input type="hidden" name="csrf" value="{}">').format(csrf_token(token))
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -85,7 +101,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(ms=fmt_ms, usd=fmt_usd, int=fmt_int, pct=fmt_pct, time=fmt_time)
-    environment.globals.update(query_string=query_string)
+    environment.globals.update(
+        query_string=query_string, principal_of=principal_of, csrf_field=csrf_field
+    )
     return environment
 
 

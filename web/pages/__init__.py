@@ -10,6 +10,7 @@ evals      /evals               eval suites, their runs, a run's scores
 eval_compare /evals/compare     two runs of a suite side by side
 settings   /settings/prices     a project's custom prices; re-pricing stored costs
 budgets    /settings/budgets    a project's cost budgets and where each stands
+keys       /settings/keys       a project's API keys: made, shown once, revoked
 known_good /known-good          POST: the overview's "mark known good" button
 schedules  /evals/schedules     scheduled suites: next and last runs, switches, run now
 alerts     /alerts              a project's alerts (open, acknowledged) and alert rules
@@ -26,6 +27,7 @@ from web.pages import (
     drift,
     eval_compare,
     evals,
+    keys,
     known_good,
     overview,
     schedules,
@@ -48,6 +50,7 @@ for page in (
     eval_compare,
     settings,
     budgets,
+    keys,
     known_good,
     alerts,
 ):

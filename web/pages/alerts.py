@@ -28,6 +28,7 @@ from store.alerts import AlertRecord, acknowledge, alert, alerts
 from store.models import DEFAULT_PROJECT, Project
 from store.models.alert import RULE_KINDS, RUN_RULE_KINDS
 from store.projects import project_id
+from web.access import allow
 from web.api_alerts import RuleIn, webhook_origin
 from web.deps import DbSession
 from web.forms import Refused, form_reader, validated
@@ -87,6 +88,7 @@ def add(
 ) -> Response:
     new = validated(RuleIn, form, LABELS)
     if not isinstance(new, Refused):
+        allow(request, new.project, "write")
         try:
             with request.state.engine.begin() as connection:
                 add_rule(connection, new.project, new.new_rule(), datetime.now(UTC))

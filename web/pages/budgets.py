@@ -24,6 +24,7 @@ from store.budgets import add_budget, budget, delete_budget
 from store.models import BUDGET_PERIODS, DEFAULT_PROJECT, Project
 from store.projects import project_id
 from store.queries import filter_choices
+from web.access import allow
 from web.api_budgets import BudgetIn
 from web.deps import DbSession
 from web.forms import Refused, form_reader, validated
@@ -71,6 +72,7 @@ def add(
         return _page(
             request, session, chosen, 422, form=new.form, problems=new.problems, invalid=new.invalid
         )
+    allow(request, new.project, "admin")
     with request.state.engine.begin() as connection:
         add_budget(connection, new.project, new.agent, new.period, new.limit_usd)
     return RedirectResponse(_here(new.project), status_code=303)

@@ -89,7 +89,7 @@ def upload_suite(
 ) -> Response:
     definition = form.get("definition", "").replace("\r\n", "\n")
     try:
-        saved = save_suite(request.state.engine, definition)
+        saved = save_suite(request, definition)
     except SuiteError as error:
         chosen = page_project(session, form.get("project") or None)
         return _evals(request, session, chosen, definition, str(error), status_code=400)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
+from web.access import allow
 from web.api_known_good import KnownGoodIn, mark_version
 from web.deps import DbSession
 from web.forms import Refused, form_reader, validated
@@ -24,9 +25,13 @@ posted_form = form_reader(8 * 1024, fields=8)
 
 
 @router.post("/known-good", dependencies=[Depends(same_origin)])
-def mark(session: DbSession, form: Annotated[dict[str, str], Depends(posted_form)]) -> Response:
+def mark(
+    request: Request, session: DbSession, form: Annotated[dict[str, str], Depends(posted_form)]
+) -> Response:
     body = validated(KnownGoodIn, form, LABELS)
     if isinstance(body, Refused):
         raise HTTPException(422, "; ".join(body.problems))
-    mark_version(session, body.project, body.agent, body.version, body.note)
+    allow(request, body.project, "write")
+    actor = request.state.principal.actor
+    mark_version(session, body.project, body.agent, body.version, body.note, actor)
     return RedirectResponse("/" + query_string({"project": body.project}), status_code=303)

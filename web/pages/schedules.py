@@ -56,18 +56,19 @@ def queue_run(request: Request, session: DbSession, suite_id: RowId) -> Response
 
 
 @router.post("/evals/schedules/{suite_id}/enable", dependencies=[Depends(same_origin)])
-def enable(session: DbSession, suite_id: RowId) -> Response:
-    return _switch(session, suite_id, True)
+def enable(request: Request, session: DbSession, suite_id: RowId) -> Response:
+    return _switch(request, session, suite_id, True)
 
 
 @router.post("/evals/schedules/{suite_id}/disable", dependencies=[Depends(same_origin)])
-def disable(session: DbSession, suite_id: RowId) -> Response:
-    return _switch(session, suite_id, False)
+def disable(request: Request, session: DbSession, suite_id: RowId) -> Response:
+    return _switch(request, session, suite_id, False)
 
 
-def _switch(session: DbSession, suite_id: int, enabled: bool) -> Response:
+def _switch(request: Request, session: DbSession, suite_id: int, enabled: bool) -> Response:
     record = _found(session, suite_id)
-    jobs.set_enabled(session.connection(), suite_id, enabled)
+    actor = request.state.principal.actor
+    jobs.set_enabled(session.connection(), suite_id, enabled, actor=actor)
     session.commit()
     return _back(record)
 

@@ -27,6 +27,7 @@ from store.custom_prices import NewCustomPrice, add_custom_price, custom_prices
 from store.custom_prices import delete_custom_price as delete_stored_price
 from store.models import DEFAULT_PROJECT, CustomPrice, Project
 from store.projects import project_id
+from web.access import allow
 from web.api_prices import PriceIn
 from web.deps import DbSession
 from web.forms import Refused, form_reader, validated
@@ -108,6 +109,7 @@ def add_price(request: Request, session: DbSession, form: Form) -> Response:
             request, session, chosen, 422, form=price.form, problems=price.problems,
             invalid=price.invalid,
         )  # fmt: skip
+    allow(request, price.project, "admin")
     fields = price.model_dump(exclude={"project"})
     with request.state.engine.begin() as connection:
         add_custom_price(connection, price.project, NewCustomPrice(**fields))
@@ -132,6 +134,7 @@ def start_reprice(request: Request, session: DbSession, form: Form) -> Response:
     name = form.get("project") or DEFAULT_PROJECT
     scope = "all" if form.get("scope") == "all" else "project"
     since = form.get("since", "")
+    allow(request, None if scope == "all" else name, "admin")
     chosen = form_project(session, name)
     try:
         request.state.reprice_job.start(
