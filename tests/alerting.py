@@ -43,6 +43,8 @@ ALERT_ENV = {
     "REASONLENS_ALERT_WEBHOOK_TIMEOUT_SECONDS": "2",
     "REASONLENS_RUNAWAY_REFRESH_SECONDS": "0.5",
     "REASONLENS_RUNAWAY_MIN_TRACES": str(RUNAWAY_MIN_TRACES),
+    # The receiver listens on loopback, which webhooks may not reach unless allowed.
+    "REASONLENS_ALERT_WEBHOOK_ALLOW": "127.0.0.1/32",
 }
 
 
