@@ -21,37 +21,14 @@ from tests.alerting import (
     MAX_ATTEMPTS,
     PUBLIC_URL,
     RETRY_SECONDS,
-    Agent,
     Receiver,
     add_rule,
+    failing_suite,
     project_alerts,
     run_suite,
-    send,
     wait_until,
 )
 from tests.server import Server, free_port
-
-SUITE = """\
-name: {name}
-select: {{project: {project}}}
-evaluators:
-  - step_budget: {{max_steps: 2}}
-thresholds:
-  step_budget: {{pass_rate: 1.0}}
-"""
-
-
-def failing_suite(server: Server, project: str, name: str = "gate") -> int:
-    """Four traces of three model calls ($0.01 each): one failed, one handed to a person;
-    and a suite whose threshold (at most 2 steps, every trace) fails on them."""
-    send(server, project, [Agent(), Agent(error=True), Agent(escalate=True), Agent()])
-    created = httpx.post(
-        f"{server.url}/api/suites",
-        content=SUITE.format(name=name, project=project),
-        headers={"content-type": "application/yaml"},
-    )
-    assert created.status_code == 201, created.text
-    return int(created.json()["id"])
 
 
 def alert_count(server: Server) -> int:
