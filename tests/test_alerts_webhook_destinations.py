@@ -103,7 +103,7 @@ def test_the_setting_allows_exactly_what_it_lists() -> None:
     assert not policy.allows(ipaddress.ip_address("169.254.169.254"))
     assert policy.hosts == {"hooks.internal"}
     assert Settings().webhook_policy == WebhookPolicy()
-    for bad in ("10.0.0.0/33", "hooks/path", "*.internal"):
+    for bad in ("10.0.0.0/33", "hooks/path", "*.internal", "bücher.example"):
         with pytest.raises(ValueError, match="neither an address"):
             Settings(alert_webhook_allow=bad)  # type: ignore[arg-type]
 

@@ -33,7 +33,13 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from evals.alerts.destinations import DestinationRefused, Resolver, WebhookPolicy, system_resolver
+from evals.alerts.destinations import (
+    DestinationRefused,
+    Resolver,
+    WebhookPolicy,
+    ascii_host,
+    system_resolver,
+)
 from store import alert_outbox
 from store.alerts import AlertRecord, alert
 
@@ -187,7 +193,7 @@ class AlertDelivery:
             "idempotency-key": f"reasonlens-alert-{claimed.alert_id}",
         }
         # The certificate is checked against the name; an address literal is its own.
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        extensions = {"sni_hostname": ascii_host(url)} if url.scheme == "https" else {}
         content = orjson.dumps(body)
         error: str | None = None
         for address in addresses:  # each one checked; the next when one refuses to connect

@@ -123,7 +123,8 @@ class WebhookPolicy:
             name = _host_name(entry)
             if name is None or "/" in entry:
                 raise ValueError(
-                    f"{entry!r} is neither an address, a network (10.0.0.0/8) nor a host name"
+                    f"{entry!r} is neither an address, a network (10.0.0.0/8) nor a host "
+                    "name (international names in their xn-- form)"
                 )
             hosts.add(name)
         return cls(tuple(networks), frozenset(hosts))
@@ -161,7 +162,7 @@ class WebhookPolicy:
         address among public ones is refused: which one a client picks is not ours to
         predict). ``OSError`` (``socket.gaierror``) when the name does not resolve."""
         parsed = parse(url)
-        host = parsed.host
+        host = ascii_host(parsed)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
             addresses: list[Address] = [ipaddress.ip_address(host)]
@@ -202,9 +203,16 @@ def parse(url: str) -> httpx.URL:
     return parsed
 
 
+def ascii_host(url: httpx.URL) -> str:
+    """The host as sent on the wire (IDNA names in their ``xn--`` form): what is resolved,
+    compared with the allow-list and given as the TLS server name, so that no second
+    IDNA encoding (Python's ``socket`` uses an older one than httpx) can differ."""
+    return url.raw_host.decode("ascii")
+
+
 def _host_name(text: str) -> str | None:
     """A host name as compared with the allow-list: lower case, no final dot."""
     name = text.lower().rstrip(".")
-    if not name or any(not (char.isalnum() or char in "-._") for char in name):
+    if not name or any(not (char.isascii() and (char.isalnum() or char in "-._")) for char in name):
         return None
     return name
