@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
                 retry_seconds=settings.alert_retry_seconds,
                 timeout_seconds=settings.alert_webhook_timeout_seconds,
                 poll_seconds=settings.alert_poll_seconds,
+                policy=settings.webhook_policy,
             )
             delivery.start()
             stack.callback(delivery.stop)

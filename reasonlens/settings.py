@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from collector.decoded import MAX_VALUE_DEPTH
 from collector.redact import PRESETS, parse_patterns
+from evals.alerts.destinations import WebhookPolicy
 
 
 def _default_workers() -> int:
@@ -189,6 +190,15 @@ class Settings(BaseSettings):
         le=300,
         description="Timeout of each webhook request (connect, send, answer).",
     )
+    alert_webhook_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Internal destinations alert webhooks may reach, besides public internet "
+        "addresses: addresses, networks and host names separated by commas, e.g. "
+        "127.0.0.1,10.0.0.0/8,hooks.internal (a host name is trusted to resolve anywhere). "
+        "Empty (the default): loopback, private, link-local (169.254.169.254), shared "
+        "(100.64.0.0/10), multicast, reserved and unspecified addresses are refused, when a "
+        "rule is added and again on the addresses resolved before each POST.",
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Server log level."
     )
@@ -209,6 +219,24 @@ class Settings(BaseSettings):
     def _patterns_compile(cls, value: list[str]) -> list[str]:
         parse_patterns(value)  # raises ValueError naming the bad entry
         return value
+
+    @field_validator("alert_webhook_allow", mode="before")
+    @classmethod
+    def _allow_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("alert_webhook_allow")
+    @classmethod
+    def _allow_parses(cls, value: list[str]) -> list[str]:
+        WebhookPolicy.from_entries(value)  # raises ValueError naming the bad entry
+        return value
+
+    @property
+    def webhook_policy(self) -> WebhookPolicy:
+        """Where alert webhooks may go: public addresses plus ``alert_webhook_allow``."""
+        return WebhookPolicy.from_entries(self.alert_webhook_allow)
 
     @property
     def dashboard_url(self) -> str:

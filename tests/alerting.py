@@ -43,6 +43,8 @@ ALERT_ENV = {
     "REASONLENS_ALERT_WEBHOOK_TIMEOUT_SECONDS": "2",
     "REASONLENS_RUNAWAY_REFRESH_SECONDS": "0.5",
     "REASONLENS_RUNAWAY_MIN_TRACES": str(RUNAWAY_MIN_TRACES),
+    # The receiver listens on loopback, which webhooks may not reach unless allowed.
+    "REASONLENS_ALERT_WEBHOOK_ALLOW": "127.0.0.1/32,::1/128",
 }
 
 
@@ -98,7 +100,7 @@ def wait_until(found: Callable[[], Any], timeout: float = 20) -> Any:
     raise AssertionError(f"not there after {timeout}s")
 
 
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
@@ -121,7 +123,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
     found = Receiver()
-    found.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
+    found.server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(found))
     thread = threading.Thread(target=found.server.serve_forever, daemon=True)
     thread.start()
     yield found
@@ -211,6 +213,29 @@ def run_suite(server: Server, suite_id: int, timeout: float = 60) -> dict[str, A
         return None if run["status"] == "running" else dict(run)
 
     return dict(wait_until(finished, timeout))
+
+
+SUITE = """\
+name: {name}
+select: {{project: {project}}}
+evaluators:
+  - step_budget: {{max_steps: 2}}
+thresholds:
+  step_budget: {{pass_rate: 1.0}}
+"""
+
+
+def failing_suite(server: Server, project: str, name: str = "gate") -> int:
+    """Four traces of three model calls ($0.01 each): one failed, one handed to a person;
+    and a suite whose threshold (at most 2 steps, every trace) fails on them."""
+    send(server, project, [Agent(), Agent(error=True), Agent(escalate=True), Agent()])
+    created = httpx.post(
+        f"{server.url}/api/suites",
+        content=SUITE.format(name=name, project=project),
+        headers={"content-type": "application/yaml"},
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
 
 
 def add_rule(server: Server, **rule: Any) -> dict[str, Any]:

@@ -6,6 +6,10 @@ DELETE /api/alert-rules/{id}            204 (its alerts stay); 404 when there is
 GET    /api/alerts?project=&state=      the project's alerts, newest first
 POST   /api/alerts/{id}/acknowledge     200 with the alert; 404 when there is none
 
+A webhook must lead to a destination the server may reach (``evals/alerts/destinations.py``:
+public addresses, plus ``REASONLENS_ALERT_WEBHOOK_ALLOW``); another is refused with a 422
+that says why and how to allow it, and nothing is stored.
+
 A webhook URL is shown as its origin only (``https://hooks.example.com``): its path is
 often the secret that lets anyone post to the channel, and reasonlens has no login.
 """
@@ -21,6 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evals.alerts.delivery import payload
+from evals.alerts.destinations import WebhookPolicy
 from store.alert_rules import NewRule, RuleError, StoredRule, add_rule, delete_rule, rule_problem
 from store.alert_rules import rule as stored_rule
 from store.alert_rules import rules as stored_rules
@@ -188,6 +193,9 @@ def create_rule(
 ) -> RuleOut:
     """A rule on a suite's runs or on the project's traffic, with an optional webhook."""
     allow(request, body.project, "write")
+    problem = webhook_refusal(request, body.webhook_url)
+    if problem:
+        raise HTTPException(422, f"webhook_url: {problem}")
     with request.state.engine.begin() as connection:
         try:
             rule_id = add_rule(connection, body.project, body.new_rule(), datetime.now(UTC))
@@ -241,6 +249,15 @@ def acknowledge_alert(request: Request, session: DbSession, alert_id: RowId) -> 
     record = alert(session.connection(), alert_id)
     assert record is not None
     return alert_out(record)
+
+
+def webhook_refusal(request: Request, url: str | None) -> str | None:
+    """Why the server will not send to this webhook, or None. Its host is resolved here
+    (a blocking look-up: the routes that call this run in the thread pool)."""
+    if url is None:
+        return None
+    policy: WebhookPolicy = request.state.settings.webhook_policy
+    return policy.refusal(url)
 
 
 def webhook_origin(url: str | None) -> str | None:

@@ -8,6 +8,13 @@ delivered; anything else (another status, a refused connection, a timeout) waits
 the next attempt's time is stored, a restarted server resumes the retries where they
 were, and any number of processes may run a sender.
 
+Each attempt resolves the webhook's host, checks every address against the
+:class:`~evals.alerts.destinations.WebhookPolicy` and connects to a checked address,
+sending the name in the Host header and as the TLS server name (the certificate is
+verified against the name). A destination the policy refuses is not retried: the
+alert is ``failed`` at once with the reason. Redirects are not followed (a 3xx is a
+failed attempt), so no hop escapes the check.
+
 Delivery is at least once: a sender that dies between the POST and recording it sends
 again after its lease. Each POST carries ``Idempotency-Key: reasonlens-alert-<id>`` so
 a receiver can tell. The receiver's answer is never kept whole: at most
@@ -17,6 +24,7 @@ a receiver can tell. The receiver's answer is never kept whole: at most
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +33,13 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
+from evals.alerts.destinations import (
+    DestinationRefused,
+    Resolver,
+    WebhookPolicy,
+    ascii_host,
+    system_resolver,
+)
 from store import alert_outbox
 from store.alerts import AlertRecord, alert
 
@@ -95,6 +110,9 @@ class AlertDelivery:
         retry_seconds: float = 30.0,
         timeout_seconds: float = 10.0,
         poll_seconds: float = 2.0,
+        policy: WebhookPolicy | None = None,
+        resolver: Resolver = system_resolver,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._engine = engine
         self._public_url = public_url
@@ -105,7 +123,17 @@ class AlertDelivery:
         # Past the POST's own bounds (connect, write and a short read), so a live
         # sender keeps its claim; a dead one's alert is taken again after this.
         self._lease = timedelta(seconds=4 * timeout_seconds + 30)
-        self._client = httpx.Client(timeout=timeout_seconds, follow_redirects=False)
+        self._policy = policy or WebhookPolicy()
+        self._resolver = resolver
+        # A transport of our own: httpx then ignores HTTP(S)_PROXY, which would resolve
+        # the name again, elsewhere. No kept-alive connections: one made for a name on a
+        # shared address must not carry the next webhook's request for another name.
+        transport = httpx.HTTPTransport(
+            verify=verify, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        self._client = httpx.Client(
+            transport=transport, timeout=timeout_seconds, follow_redirects=False
+        )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -134,13 +162,13 @@ class AlertDelivery:
             if claimed is None or record is None:
                 return attempted
             attempted += 1
-            error = self._post(claimed, payload(record, self._public_url))
+            error, final = self._post(claimed, payload(record, self._public_url))
             with self._engine.begin() as connection:
                 if error is None:
                     alert_outbox.record_sent(connection, claimed, _now())
                     continue
                 retry_at = None
-                if claimed.attempt < self._max_attempts:
+                if claimed.attempt < self._max_attempts and not final:
                     retry_at = _now() + retry_delay(claimed.attempt, self._retry_seconds)
                 alert_outbox.record_failure(connection, claimed, error, retry_at)
             log.warning(
@@ -149,22 +177,40 @@ class AlertDelivery:
             )  # fmt: skip
         return attempted
 
-    def _post(self, claimed: alert_outbox.Claimed, body: dict[str, Any]) -> str | None:
-        """None when the webhook took it; else why not, short."""
+    def _post(self, claimed: alert_outbox.Claimed, body: dict[str, Any]) -> tuple[str | None, bool]:
+        """(None, _) when the webhook took it; else (why not, short; whether trying
+        again is pointless: the destination is refused)."""
+        try:
+            url, addresses = self._policy.destinations(claimed.webhook_url, self._resolver)
+        except DestinationRefused as refused:
+            return f"refused: {refused}", True
+        except Exception as error:  # the name does not resolve (now)
+            return f"{type(error).__name__}: {error}"[:MAX_BODY_BYTES], False
         headers = {
+            "host": url.netloc.decode("ascii"),  # the name, not the address connected to
             "content-type": "application/json",
             "user-agent": "reasonlens-alerts",
             "idempotency-key": f"reasonlens-alert-{claimed.alert_id}",
         }
-        try:
-            with self._client.stream(
-                "POST", claimed.webhook_url, content=orjson.dumps(body), headers=headers
-            ) as response:
-                if response.is_success:
-                    return None
-                return f"HTTP {response.status_code}: {_start_of(response)}".rstrip(": ")
-        except Exception as error:  # httpx's, and what a strange URL raises (IDNA)
-            return f"{type(error).__name__}: {error}"[:MAX_BODY_BYTES]
+        # The certificate is checked against the name; an address literal is its own.
+        extensions = {"sni_hostname": ascii_host(url)} if url.scheme == "https" else {}
+        content = orjson.dumps(body)
+        error: str | None = None
+        for address in addresses:  # each one checked; the next when one refuses to connect
+            try:
+                with self._client.stream(
+                    "POST", url.copy_with(host=str(address)), content=content,
+                    headers=headers, extensions=extensions,
+                ) as response:  # fmt: skip
+                    if response.is_success:
+                        return None, False
+                    status = f"HTTP {response.status_code}: {_start_of(response)}"
+                    return status.rstrip(": "), False
+            except httpx.ConnectError as failed:
+                error = f"ConnectError: {failed} ({address})"[:MAX_BODY_BYTES]
+            except Exception as failed:  # httpx's: a timeout, a broken answer
+                return f"{type(failed).__name__}: {failed}"[:MAX_BODY_BYTES], False
+        return error, False
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -6,7 +6,8 @@ POST /alerts/rules                    add a rule from the form: 303 back; 422 wi
                                       form and what is wrong
 POST /alerts/rules/{id}/delete        delete one (its alerts stay): 303 back
 
-A rule is checked by ``RuleIn``, as ``POST /api/alert-rules`` checks it. Rule names,
+A rule is checked by ``RuleIn`` and its webhook's destination, as
+``POST /api/alert-rules`` checks them. Rule names,
 titles and errors are shown as text: a rule's name is anyone's, and a webhook's error
 quotes whatever the receiver answered.
 """
@@ -29,7 +30,7 @@ from store.models import DEFAULT_PROJECT, Project
 from store.models.alert import RULE_KINDS, RUN_RULE_KINDS
 from store.projects import project_id
 from web.access import allow
-from web.api_alerts import RuleIn, webhook_origin
+from web.api_alerts import RuleIn, webhook_origin, webhook_refusal
 from web.deps import DbSession
 from web.forms import Refused, form_reader, validated
 from web.origin import same_origin
@@ -89,6 +90,11 @@ def add(
     new = validated(RuleIn, form, LABELS)
     if not isinstance(new, Refused):
         allow(request, new.project, "write")
+    problem = None if isinstance(new, Refused) else webhook_refusal(request, new.webhook_url)
+    if problem:
+        sent = {name: form.get(name, "").strip() for name in RuleIn.model_fields}
+        new = Refused(sent, [f"{LABELS['webhook_url']}: {problem}"], frozenset({"webhook_url"}))
+    if not isinstance(new, Refused):
         try:
             with request.state.engine.begin() as connection:
                 add_rule(connection, new.project, new.new_rule(), datetime.now(UTC))
