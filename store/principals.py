@@ -57,6 +57,7 @@ class Principal:
 
 
 LOCAL = Principal(actor="local", everything=True)
+ANONYMOUS = Principal(actor="anonymous")  # signed out, once sign-in is on: may do nothing
 
 
 def key_principal(key: api_keys.KeyIdentity) -> Principal:

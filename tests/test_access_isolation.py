@@ -12,6 +12,7 @@ response may show the other project's text.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +57,8 @@ class Try:
 
 
 def _suite(project: str) -> str:
-    return f'{{"name": "taken", "select": {{"project": "{project}"}}, "evaluators": ["latency"]}}'
+    evaluators = [{"latency": {"max_ms": 1000}}]
+    return json.dumps({"name": "taken", "select": {"project": project}, "evaluators": evaluators})
 
 
 def tries(h: Holdings) -> dict[tuple[str, str], Try]:

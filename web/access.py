@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.identity import presented_key
-from store.principals import LOCAL, Credentials, Principal
+from store.principals import ANONYMOUS, LOCAL, Credentials, Principal
 from web.access_targets import ID_PARAMS, PROJECT_SCOPED_PARAMS, target_project
 from web.csrf import csrf_token
 from web.forms import CSRF_FIELD
@@ -48,8 +48,10 @@ PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/openapi.json"})
 # Not looked at here: static files, and OTLP (/v1/), which checks its keys itself
 # (collector/identity.py) for HTTP and gRPC alike.
 PASS_PREFIXES = ("/static/", "/v1/")
-# Changing these needs the project's admin role (or a key's admin scope).
+# Changing these needs the project's admin role (or a key's admin scope); so does
+# reading its keys.
 ADMIN_PATHS = ("/settings/", "/api/prices", "/api/reprice", "/api/budgets")
+ADMIN_READS = ("/settings/keys",)
 # Routes with their project in the request body: the handler calls ``allow``.
 BODY_PROJECT_ROUTES = frozenset(
     {
@@ -92,7 +94,7 @@ class AccessMiddleware:
         credentials: Credentials = state["credentials"]
         request = Request(scope)
         principal, problem = await asyncio.to_thread(_identify, credentials, request)
-        state["principal"] = principal or LOCAL
+        state["principal"] = principal or ANONYMOUS
         if scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
@@ -151,7 +153,7 @@ def _no_project(request: Request, principal: Principal) -> Response:
 
 def level_for(method: str, path: str) -> str:
     """What a request needs: reading, writing, or a project admin's settings."""
-    if path.startswith(ADMIN_PATHS):
+    if path.startswith(ADMIN_READS) or (method in _UNSAFE and path.startswith(ADMIN_PATHS)):
         return "admin"
     return "write" if method in _UNSAFE else "read"
 
@@ -193,8 +195,8 @@ def allow(request: Request, project: str | None, level: str) -> None:
     if not principal.may(project, "read"):
         raise HTTPException(404, f"no project named {project!r}")
     if not principal.may(project, level):
-        held = "this key's scopes" if principal.user is None else "your role"
-        raise HTTPException(403, f"{held} in project {project!r} do not allow {level}")
+        held = "this key's scopes do" if principal.user is None else "your role does"
+        raise HTTPException(403, f"in project {project!r}, {held} not allow {level}")
 
 
 async def _check_csrf(request: Request, session_token: str) -> None:
