@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from store.principals import LOCAL, Principal
@@ -84,12 +83,10 @@ def principal_of(request: Request) -> Principal:
     return getattr(request.state, "principal", LOCAL)
 
 
-def csrf_field(request: Request) -> Markup:
-    """The hidden form-token field every POST form carries (``web/access.py``)."""
+def csrf_value(request: Request) -> str:
+    """The form token of a signed-in browser (``_csrf.html`` puts it in every form)."""
     token = principal_of(request).session_token
-    if token is None:
-        return Markup("")
-    return Markup('<input type="hidden" name="csrf" value="{}">').format(csrf_token(token))
+    return "" if token is None else csrf_token(token)
 
 
 def _environment() -> Environment:
@@ -102,7 +99,7 @@ def _environment() -> Environment:
     )
     environment.filters.update(ms=fmt_ms, usd=fmt_usd, int=fmt_int, pct=fmt_pct, time=fmt_time)
     environment.globals.update(
-        query_string=query_string, principal_of=principal_of, csrf_field=csrf_field
+        query_string=query_string, principal_of=principal_of, csrf_value=csrf_value
     )
     return environment
 
