@@ -83,7 +83,9 @@ def send_all(url: str, bodies: list[bytes], clients: int, headers: dict[str, str
     return Run(0, time.perf_counter() - started, latencies, statuses)
 
 
-def send_all_grpc(target: str, bodies: list[bytes], clients: int) -> Run:
+def send_all_grpc(
+    target: str, bodies: list[bytes], clients: int, metadata: tuple[tuple[str, str], ...] = ()
+) -> Run:
     """As :func:`send_all`, over OTLP/gRPC; RESOURCE_EXHAUSTED is retried as exporters do."""
     import grpc
 
@@ -105,7 +107,7 @@ def send_all_grpc(target: str, bodies: list[bytes], clients: int) -> Run:
             while True:
                 started = time.perf_counter()
                 try:
-                    export(body, timeout=120)
+                    export(body, timeout=120, metadata=metadata)
                     code = 0
                 except grpc.RpcError as error:
                     code = error.code().value[0]  # type: ignore[attr-defined]
@@ -176,11 +178,14 @@ def bench_reasonlens(
     try:
         assert server.process is not None
         warm = Payloads(args.batch, seed=99)
+        key = _signed_in(server) if args.signed_in else None
+        headers = HEADERS if key is None else {**HEADERS, "x-api-key": key}
+        metadata = () if key is None else (("x-api-key", key),)
 
         def send(chunk: list[bytes]) -> Run:
             if args.protocol == "grpc":
-                return send_all_grpc(server.grpc_target, chunk, args.clients)
-            return send_all(f"{server.url}/v1/traces", chunk, args.clients, HEADERS)
+                return send_all_grpc(server.grpc_target, chunk, args.clients, metadata)
+            return send_all(f"{server.url}/v1/traces", chunk, args.clients, headers)
 
         send(list(warm.bodies(4)))
         sampler = RssSampler(server.process.pid)
@@ -206,6 +211,16 @@ def bench_reasonlens(
         return run
     finally:
         server.close()
+
+
+def _signed_in(server: Server) -> str:
+    """Turn sign-in on (a user) and make an ingest key, as a team's server runs."""
+    from store import api_keys, users
+
+    with server.engine.begin() as connection:
+        users.create_user(connection, "bench@example.com", "bench password", actor="bench")
+        made = api_keys.create_key(connection, "bench", "bench", ["ingest"], actor="bench")
+    return made.secret
 
 
 def bench_phoenix(args: argparse.Namespace, payloads: Payloads, workdir: Path) -> Run:
@@ -245,6 +260,11 @@ def main() -> None:
         help="synthetic: uniform ~1 KB spans (bench/payloads.py); demo: reasonlens demo traffic",
     )
     parser.add_argument("--rss", action="store_true", help="sample the server's RSS")
+    parser.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="turn sign-in on and send an ingest key with every request",
+    )
     parser.add_argument("--keep-db", help="directory to keep the SQLite database in")
     parser.add_argument("--phoenix-spans", type=int, default=0, help="also run Phoenix")
     args = parser.parse_args()

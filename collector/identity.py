@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from collector.errors import Forbidden, InvalidPayload, Unauthenticated
-from store.principals import Credentials
+from store.principals import Credentials, presented_key
 from store.projects import project_name_problem
 
 PROJECT_HEADER = "x-reasonlens-project"
-KEY_HEADER = "x-api-key"
-AUTHORIZATION_HEADER = "authorization"
 
 
 def requested_project(header: str | None) -> str | None:
@@ -29,17 +27,6 @@ def requested_project(header: str | None) -> str | None:
     if problem:
         raise InvalidPayload(f"header {PROJECT_HEADER}: {problem}")
     return header
-
-
-def presented_key(header: Callable[[str], str | None]) -> str | None:
-    """The key a request carries, from ``x-api-key`` or a Bearer authorization."""
-    key = header(KEY_HEADER)
-    if key:
-        return key.strip()
-    scheme, _, value = (header(AUTHORIZATION_HEADER) or "").strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
 
 
 def ingest_project(credentials: Credentials, header: Callable[[str], str | None]) -> str | None:

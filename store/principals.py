@@ -60,6 +60,22 @@ LOCAL = Principal(actor="local", everything=True)
 ANONYMOUS = Principal(actor="anonymous")  # signed out, once sign-in is on: may do nothing
 
 
+KEY_HEADER = "x-api-key"
+AUTHORIZATION_HEADER = "authorization"
+
+
+def presented_key(header: Callable[[str], str | None]) -> str | None:
+    """The key a request carries, from ``x-api-key`` or a Bearer authorization (the
+    headers ``OTEL_EXPORTER_OTLP_HEADERS`` sends, and API clients), by any door."""
+    key = header(KEY_HEADER)
+    if key:
+        return key.strip()
+    scheme, _, value = (header(AUTHORIZATION_HEADER) or "").strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
 def key_principal(key: api_keys.KeyIdentity) -> Principal:
     levels = frozenset(level for scope in key.scopes for level in _SCOPE_LEVELS[scope])
     return Principal(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from store import audit
 from tests.browser import Watched
 from tests.demo_data import load_demo
 from tests.server import Server
@@ -71,6 +72,19 @@ def test_a_mark_is_replaced_listed_and_removed(demo: Server) -> None:
 
     assert httpx.delete(url, params={"project": PROJECT, "agent": "support"}).status_code == 204
     assert httpx.get(f"{demo.url}/compare", params={"project": PROJECT}).status_code == 200
+
+    # Each change is in the audit log, by the local mode's actor.
+    with demo.engine.connect() as connection:
+        logged = [
+            (e.action, e.target, (e.detail or {}).get("version"), e.actor)
+            for e in audit.entries(connection, limit=1000)
+            if e.project == PROJECT and e.action.startswith("known_good.")
+        ]
+    assert logged[:3] == [
+        ("known_good.unmark", "support", None, "local"),
+        ("known_good.mark", "support", "1.4", "local"),
+        ("known_good.mark", "support", "1.5", "local"),
+    ]
 
 
 def test_the_overview_marks_a_version_and_holds_what_runs_against_it(

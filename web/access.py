@@ -34,8 +34,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collector.identity import presented_key
-from store.principals import ANONYMOUS, LOCAL, Credentials, Principal
+from store.principals import ANONYMOUS, LOCAL, Credentials, Principal, presented_key
 from web.access_targets import ID_PARAMS, PROJECT_SCOPED_PARAMS, target_project
 from web.csrf import csrf_token
 from web.forms import CSRF_FIELD
