@@ -39,6 +39,7 @@ from web.access_targets import ID_PARAMS, PROJECT_SCOPED_PARAMS, target_project
 from web.csrf import csrf_token
 from web.forms import CSRF_FIELD
 from web.request_body import media_type
+from web.templating import render
 
 SESSION_COOKIE = "reasonlens_session"
 CSRF_HEADER = "x-csrf-token"
@@ -147,7 +148,10 @@ def _no_project(request: Request, principal: Principal) -> Response:
         if principal.user
         else f"{who} may not read anything here (its scopes allow ingest only)"
     )
-    return JSONResponse({"detail": message}, status_code=403)
+    if _for_machines(request.url.path):
+        return JSONResponse({"detail": message}, status_code=403)
+    context = {"status_code": 403, "title": "Forbidden", "message": message}
+    return render(request, "error.html", context, status_code=403)
 
 
 def level_for(method: str, path: str) -> str:
