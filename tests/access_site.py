@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from store import api_keys
 from store.alerts import NewAlert, raise_alert
 from store.projects import project_id
-from tests.alerting import run_suite
+from tests.alerting import run_suite, wait_until
 from tests.server import Server
 
 OURS = "alpha"
@@ -132,6 +132,9 @@ def _holdings(
             content=rows.encode(),
         )
     )
+    # The server's one re-pricing job: the last one, of the second project, stays shown.
+    _ok(http.post("/api/reprice", json={"project": project}))
+    wait_until(lambda: _ok(http.get("/api/reprice"))["status"] == "done")
     with server.engine.begin() as connection:
         pid = project_id(connection, project)
         assert pid is not None

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from web.access import allow
 from web.origin import same_origin
-from web.reprice_job import MAX_SINCE_CHARS, BadRequest, Busy, JobState, reprice_jobs
+from web.reprice_job import MAX_SINCE_CHARS, BadRequest, Busy, JobState, reprice_jobs, visible_state
 from web.request_body import json_body_doc, json_model
 
 router = APIRouter(lifespan=reprice_jobs)
@@ -94,7 +94,7 @@ def start_reprice(
 @router.get("/api/reprice", response_model=RepriceOut)
 def reprice_state(request: Request) -> RepriceOut:
     """The latest re-pricing of this server process (idle when there was none)."""
-    return state_out(request.state.reprice_job.state())
+    return state_out(visible_state(request))
 
 
 def state_out(state: JobState) -> RepriceOut:

@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from fastapi import Request
 
 from store.pricing.reprice import reprice, traces_to_reprice
+from store.principals import Principal
 from store.projects import project_id, project_name_problem
 from store.times import BadParameter, time_ns
 
@@ -202,3 +204,14 @@ async def reprice_jobs(app: Any) -> AsyncIterator[dict[str, RepriceJob]]:
         yield {"reprice_job": job}
     finally:
         await asyncio.to_thread(job.stop)
+
+
+def visible_state(request: Request) -> JobState:
+    """The job as the request's principal may see it: one job serves the whole server,
+    so a principal limited to some projects learns only whether a job of another
+    project (or of all) runs, as starting one would tell it, never its figures."""
+    state: JobState = request.state.reprice_job.state()
+    principal: Principal = request.state.principal
+    if principal.everything or (state.project is not None and principal.may(state.project, "read")):
+        return state
+    return JobState(status="running" if state.status == "running" else "idle")

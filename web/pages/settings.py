@@ -34,7 +34,7 @@ from web.forms import Refused, form_reader, validated
 from web.origin import same_origin
 from web.pages.context import PageProject, form_project, page_project
 from web.params import RowId
-from web.reprice_job import BadRequest, Busy, JobState
+from web.reprice_job import BadRequest, Busy, JobState, visible_state
 from web.templating import EMPTY, query_string, render
 
 router = APIRouter()
@@ -152,7 +152,7 @@ def start_reprice(request: Request, session: DbSession, form: Form) -> Response:
 @router.get("/settings/prices/reprice", response_class=HTMLResponse)
 def reprice_progress(request: Request) -> HTMLResponse:
     """The job's state alone; htmx polls it while running and then keeps the result."""
-    return render(request, "settings_reprice.html", {"job": request.state.reprice_job.state()})
+    return render(request, "settings_reprice.html", {"job": visible_state(request)})
 
 
 def _page(
@@ -165,7 +165,7 @@ def _page(
     name = chosen.name or DEFAULT_PROJECT
     found = project_id(session.connection(), name)
     prices = custom_prices(session, found) if found is not None else []
-    view = PricesView(name, prices, request.state.reprice_job.state(), **extra)
+    view = PricesView(name, prices, visible_state(request), **extra)
     context = {
         "project": chosen,
         "view": view,
