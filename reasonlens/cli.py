@@ -349,6 +349,18 @@ def users_grant(
     raise typer.Exit(grant_command(email, project, role, settings.database_url))
 
 
+@users_app.command("disable")
+def users_disable(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    db: DbOption = None,
+) -> None:
+    """Stop a user signing in, and end their sessions."""
+    from reasonlens.users_command import disable_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(disable_command(email, settings.database_url))
+
+
 @users_app.command("list")
 def users_list(db: DbOption = None) -> None:
     """List users with their roles."""

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonlens.store_access import ACTOR, OK, migrated, refused, said
-from store.users import UserProblem, create_user, grant, user_list
+from store.users import UserProblem, create_user, disable, grant, user_list
 
 
 def create_command(email: str, password: str, admin: bool, database_url: str) -> int:
@@ -27,6 +27,16 @@ def grant_command(email: str, project: str, role: str, database_url: str) -> int
     except UserProblem as problem:
         return refused(problem)
     said(f"{email.strip().lower()} is {role} of {project!r}")
+    return OK
+
+
+def disable_command(email: str, database_url: str) -> int:
+    try:
+        with migrated(database_url) as engine, engine.begin() as connection:
+            disable(connection, email, actor=ACTOR)
+    except UserProblem as problem:
+        return refused(problem)
+    said(f"{email.strip().lower()} is disabled; their sessions are over")
     return OK
 
 

@@ -94,6 +94,27 @@ def grant(connection: sa.Connection, email: str, project: str, role: str, *, act
     )  # fmt: skip
 
 
+def disable(connection: sa.Connection, email: str, *, actor: str) -> None:
+    """Stop the user signing in and end their sessions (servers notice within their
+    credentials cache time); their roles and the audit log's entries stay."""
+    address = _email(email)
+    user_id = connection.scalar(sa.select(User.id).where(User.email == address))
+    if user_id is None:
+        raise UserProblem(f"no user with email {address!r}")
+    now = datetime.now(UTC)
+    connection.execute(
+        sa.update(User)
+        .where(User.id == user_id, User.disabled_at.is_(None))
+        .values(disabled_at=now)
+    )
+    connection.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    audit.record(connection, actor, "user.disable", target=address)
+
+
 def sign_in(connection: sa.Connection, email: str, password: str) -> str | None:
     """A new session's token for the right password of an enabled user, else None."""
     user = connection.execute(

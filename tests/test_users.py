@@ -138,6 +138,16 @@ def test_the_cli_makes_users_and_grants_roles(fresh_db: str) -> None:
     engine = create_engine(fresh_db)
     try:
         with engine.begin() as connection:
-            assert sign_in(connection, "ada@example.com", PASSWORD) is not None
+            token = sign_in(connection, "ada@example.com", PASSWORD)
+            assert token is not None
+        disabled = run("disable", "ada@example.com")
+        assert disabled.returncode == 0, disabled.stderr
+        assert run("disable", "nobody@example.com").returncode == 2
+        assert "yes" in run("list").stdout.split("ada@example.com", 1)[1].splitlines()[0]
+        with engine.begin() as connection:
+            assert signed_in(connection, token) is None
+            assert sign_in(connection, "ada@example.com", PASSWORD) is None
+            actions = [e.action for e in audit.entries(connection)]
+        assert actions[0] == "user.disable"
     finally:
         engine.dispose()
