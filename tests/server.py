@@ -54,7 +54,7 @@ class Server:
             return ""
         return Path(self._log.name).read_text(errors="replace")
 
-    def start(self, timeout: float = 60) -> Server:
+    def start(self, timeout: float = 120) -> Server:
         # Kept open for the server's lifetime; close() closes it.
         self._log = tempfile.NamedTemporaryFile(prefix="reasonlens-server-", suffix=".log")  # noqa: SIM115
         env = {**os.environ, **self.env}
@@ -69,17 +69,18 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}:\n{self.output()}"
-                )
+                output = self.output()
+                self.close()
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server not healthy after {timeout}s:\n{self.output()}")
+        output = self.output()
+        self.close()  # the fixture fails: nothing else will
+        raise RuntimeError(f"server not healthy after {timeout}s:\n{output}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
