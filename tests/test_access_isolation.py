@@ -387,3 +387,16 @@ def test_our_own_objects_are_served(world: World) -> None:
         if response.status_code not in SERVED.get(route, (200,)) or SECRET in response.text:
             failed.append(f"{route}: {response.status_code} {response.text[:120]}")
     assert failed == [], "\n".join(failed)
+
+
+@pytest.mark.parametrize("who", ["user", "key"])
+def test_a_change_that_names_no_project_is_refused(world: World, who: str) -> None:
+    """A state-changing route whose project is a query parameter defaults it to
+    ``default`` for local mode; a principal limited to some projects must name one."""
+    send = world.principals[who]
+    for attempt in (
+        Try("DELETE", "/api/known-good", params={"agent": world.ours.agent}),
+        Try("POST", "/api/datasets", content=b"{}", params={"name": "x", "format": "jsonl"}),
+    ):
+        answer = send(attempt)
+        assert answer.status_code == 400 and "name a project" in answer.text, answer.text
