@@ -92,15 +92,27 @@ def trace_range_rows(
     sort: SortKey = SortKey.START_TIME,
     descending: bool = True,
 ) -> Sequence[sa.Row[Any]]:
-    """The range's traces in order: rows of ``columns`` (of ``Trace``; the project's
-    name by a subquery, see :data:`PROJECT_NAME`)."""
+    """The range's traces in order: rows of ``columns`` (of ``Trace``)."""
+    query = trace_range_query(f, columns, span, sort=sort, descending=descending)
+    return connection.execute(query).all()
+
+
+def trace_range_query(
+    f: TraceFilter,
+    columns: Columns,
+    span: TraceRange,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+) -> sa.Select[Any]:
+    """One range of the traces export, in the export's order (:func:`trace_range_rows`)."""
     key = sort_expression(sort)
     query = sa.select(*columns).where(*filter_conditions(f)).order_by(*trace_order(key, descending))
     if span.after is not None:
         query = query.where(*after_key(key, span.after, descending=descending))
     if span.through is not None:
         query = query.where(*through_key(key, span.through, descending=descending))
-    return connection.execute(query).all()
+    return query
 
 
 def iter_trace_rows(

@@ -25,6 +25,16 @@ COLUMNS: tuple[str, ...] = (
 def span_csv(engine: sa.Engine, selection: SpanFilter) -> Iterator[bytes]:
     """Every selected span, in the order stored, as CSV chunks (see ``traces.trace_csv``)."""
     yield header_bytes(COLUMNS)
+    chunks = None
+    if engine.dialect.name == "sqlite":
+        from web.exports import arrow_ranges  # pyarrow: at the first export (__init__.py)
+
+        chunks = arrow_ranges.span_chunks(engine, selection)
+    yield from chunks if chunks is not None else span_line_chunks(engine, selection)
+
+
+def span_line_chunks(engine: sa.Engine, selection: SpanFilter) -> Iterator[bytes]:
+    """The records by the line writer (``span_rows``; see ``traces.trace_line_chunks``)."""
     with engine.connect() as connection:
         for span in span_ranges(engine, selection):
             if chunk := span_range_csv(connection, selection, span):
