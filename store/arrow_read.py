@@ -6,14 +6,17 @@ in C and fills Arrow buffers, so that the cells can be written a column at a tim
 (``web/exports/csv_arrow.py``) and Python only handles batches. SQLite only; on
 PostgreSQL the exports read rows as before.
 
-This module imports pyarrow and the ADBC driver at its top: import it only where an
-export runs, so that the server does not hold them from its start (see
-``web/exports/__init__.py``).
+Only the export worker process imports this module (``web/exports/export_process.py``).
+The driver links its own SQLite library, and POSIX file locks belong to a process:
+when one SQLite library closes the database file, the locks the other holds on it are
+dropped (https://www.sqlite.org/howtocorrupt.html 2.2.1). So the process that reads
+through this module reads the store through nothing else, and the server never
+imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import Any
 
@@ -21,27 +24,22 @@ import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import sqlalchemy as sa
 from adbc_driver_manager.dbapi import Connection
+from sqlalchemy.dialects import sqlite
 
 from store.models import Project
-from store.text_search import SQLITE_LOWER
 
 # Rows per record batch: a batch's cells are written as a few dozen whole-column
 # operations, so more rows spread their fixed cost; a batch of span rows (~700 bytes
 # each, a few copies while writing) stays a few MB.
 BATCH_ROWS = 2048
 
-
-def readable(engine: sa.Engine, query: sa.Select[Any]) -> bool:
-    """Whether ``query`` can be read here: SQLite, and no function that only the
-    server's own connections define (the Unicode ``lower()`` of a text search)."""
-    return engine.dialect.name == "sqlite" and SQLITE_LOWER not in _compile(engine, query)[0]
+_DIALECT = sqlite.dialect()
 
 
 @contextmanager
-def connect(engine: sa.Engine) -> Iterator[Connection]:
-    """An ADBC connection to the engine's SQLite file, read-only, for one export. Its
-    transactions are explicit: end each with ``commit()``."""
-    database = engine.url.database
+def connect(database: str) -> Iterator[Connection]:
+    """An ADBC connection to the SQLite file ``database``, read-only, for one export.
+    Its transactions are explicit: end each with ``commit()``."""
     if not database or database == ":memory:":
         raise ValueError("an in-memory SQLite database has no file to read")
     with closing(adbc_sqlite.connect(database)) as connection, closing(connection.cursor()) as c:
@@ -56,13 +54,25 @@ def connect(engine: sa.Engine) -> Iterator[Connection]:
 def project_names(connection: Connection) -> dict[int, str]:
     """Every project's name by id (``store.exports.project_names``)."""
     with closing(connection.cursor()) as cursor:
-        cursor.execute(str(sa.select(Project.id, Project.name).compile()))
+        cursor.execute(str(sa.select(Project.id, Project.name).compile(dialect=_DIALECT)))
         return {id_: name for id_, name in cursor.fetchall()}
 
 
-def record_batches(
-    engine: sa.Engine, connection: Connection, query: sa.Select[Any]
-) -> Iterator[pa.RecordBatch]:
+def rows(connection: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as tuples, in a transaction of their own: a
+    ``store.exports.Read`` for the range cutters (a few thousand keys at a time)."""
+    named = query.with_only_columns(
+        *(column.label(f"c{n}") for n, column in enumerate(query.selected_columns)),
+        maintain_column_froms=True,
+    )
+    found: list[tuple[Any, ...]] = []
+    for batch in record_batches(connection, named):
+        found += zip(*(column.to_pylist() for column in batch.columns), strict=True)
+    connection.commit()
+    return found
+
+
+def record_batches(connection: Connection, query: sa.Select[Any]) -> Iterator[pa.RecordBatch]:
     """The rows of ``query`` as record batches of its selected columns (named as
     selected), in the transaction open on ``connection``.
 
@@ -75,7 +85,7 @@ def record_batches(
     """
     columns = list(query.selected_columns)
     typed = sa.select(*(_typed_value(column).label(column.name) for column in columns))
-    sql, parameters = _compile(engine, sa.union_all(typed, sa.select(query.subquery())))
+    sql, parameters = _compile(sa.union_all(typed, sa.select(query.subquery())))
     with closing(connection.cursor()) as cursor:
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
         cursor.execute(sql, parameters)
@@ -98,9 +108,9 @@ def _typed_value(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     raise TypeError(f"no typed value for column {column.name} of type {kind!r}")
 
 
-def _compile(engine: sa.Engine, query: sa.Executable) -> tuple[str, tuple[Any, ...]]:
-    """The SQL text and its positional parameters, as the engine's driver would run it
+def _compile(query: sa.Executable) -> tuple[str, Sequence[Any]]:
+    """The SQL text and its positional parameters, as SQLite's driver would run it
     (``?`` placeholders; expanding IN lists rendered)."""
-    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    compiled = query.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     names = compiled.positiontup or ()
     return str(compiled), tuple(compiled.params[name] for name in names)

@@ -1,6 +1,7 @@
 """The long exports' two paths give the same bytes: on SQLite, ranges read as Arrow
-batches and written a column at a time (``web/exports/arrow_ranges.py``); on PostgreSQL
-(and for a text search on SQLite), the line writers of ``trace_rows`` and
+batches and written a column at a time (``web/exports/arrow_ranges.py``) by the export
+worker process (``web/exports/export_worker.py``, run here as the server runs it); on
+PostgreSQL (and for a text search on SQLite), the line writers of ``trace_rows`` and
 ``span_rows``. Hostile rows: formula-like text, quotes, line breaks, Unicode, nulls
 and empty strings, floats on both sides of where Python and Arrow lay digits out
 differently, and columns null in every row of the first record batch."""
@@ -8,8 +9,9 @@ differently, and columns null in every row of the first record batch."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import pytest
 import sqlalchemy as sa
 
@@ -17,15 +19,18 @@ from collector.costing import cost_values, span_cost
 from collector.normalize.canonical import Canonical
 from collector.rows import span_row
 from collector.spans import RawSpan, Resource, Scope
-from store import arrow_read
 from store.batch import SpanRow, make_batch
-from store.exports import SpanFilter
+from store.exports import SpanFilter, TraceRange, sqlite_portable, trace_range_query
 from store.queries import SortKey, TraceFilter
 from store.vocabulary import SpanKind, Status
 from store.write import write_spans
 from tests.csv_files import FORMULA_STARTS
-from web.exports import arrow_ranges, csv_arrow, csv_writer, spans, traces
+from web.exports import csv_arrow, csv_writer, spans, trace_rows, traces
+from web.exports.export_process import Job, SpansJob, TracesJob
+from web.exports.export_worker import ExportWorker
 from web.filters import TraceSelection
+
+BATCH_ROWS = 2048  # store.BATCH_ROWS, not imported: ADBC stays out of here
 
 T0 = 1_770_000_000_000_000_000
 TEXTS = [
@@ -41,7 +46,7 @@ FLOATS = [
 # Durations (ns) around 100 ns, where Python's repr of the milliseconds turns to an
 # exponent, and long enough to pass 1e10 ms.
 DURATIONS = [0, 1, 50, 99, 100, 123, 1_000_000, 2_000_000, 1_234_567, 10**16 + 7]
-SPANS = 2 * arrow_read.BATCH_ROWS + 300
+SPANS = 2 * BATCH_ROWS + 300
 PROJECTS = ["p-one", '=p"two', "p,three"]
 
 
@@ -51,7 +56,7 @@ def hostile_rows(rng: random.Random) -> list[tuple[str, list[SpanRow]]]:
     columns); later ones fill every column."""
     groups: dict[str, list[SpanRow]] = {}
     for n in range(SPANS):
-        late = n > arrow_read.BATCH_ROWS + 10
+        late = n > BATCH_ROWS + 10
 
         def text(nulls: float = 0.3, late: bool = late) -> str | None:
             if not late:
@@ -103,28 +108,48 @@ def trace_selection(sort: SortKey = SortKey.START_TIME, descending: bool = True)
     return TraceSelection(TraceFilter(), sort, descending)
 
 
-def test_the_fast_path_writes_the_line_writers_bytes(hostile: sa.Engine) -> None:
+@pytest.fixture
+def worker(hostile: sa.Engine) -> Iterator[ExportWorker]:
     if hostile.dialect.name != "sqlite":
-        pytest.skip("the Arrow path reads SQLite only")
+        pytest.skip("the export worker reads SQLite only")
+    assert hostile.url.database is not None
+    worker = ExportWorker(hostile.url.database)
+    yield worker
+    worker.stop()
+
+
+def through_worker(worker: ExportWorker, job: Job) -> bytes:
+    def unused() -> Iterator[bytes]:
+        raise AssertionError("the worker wrote it")
+
+    async def collect() -> bytes:
+        body: AsyncIterator[bytes] = worker.stream(b"", job, unused)
+        return b"".join([chunk async for chunk in body])
+
+    return anyio.run(collect)
+
+
+def test_the_worker_writes_the_line_writers_bytes(hostile: sa.Engine, worker: ExportWorker) -> None:
     for sort, descending in [(SortKey.START_TIME, True), (SortKey.COST, False)]:
-        selection = trace_selection(sort, descending)
-        fast = arrow_ranges.trace_chunks(hostile, selection.filter, sort, descending)
-        assert fast is not None
-        lines = traces.trace_line_chunks(hostile, selection.filter, sort, descending)
-        assert b"".join(fast) == b"".join(lines)
-    written = b"".join(arrow_ranges.span_chunks(hostile, SpanFilter()))
+        fast = through_worker(worker, TracesJob(TraceFilter(), sort, descending))
+        lines = traces.trace_line_chunks(hostile, TraceFilter(), sort, descending)
+        assert fast == b"".join(lines)
+    written = through_worker(worker, SpansJob(SpanFilter()))
     assert written == b"".join(spans.span_line_chunks(hostile, SpanFilter()))
     assert written.count(b"\r\n") > SPANS  # every span, and line breaks inside cells
 
 
-def test_a_text_search_keeps_the_line_writer(hostile: sa.Engine) -> None:
+def test_a_text_search_keeps_the_line_writer() -> None:
     """SQLite folds non-ASCII case through the server's own Python function, which an
     ADBC connection does not have."""
-    unicode_search = TraceFilter(text="ÜNÏ")
-    sort = SortKey.START_TIME
-    assert arrow_ranges.trace_chunks(hostile, unicode_search, sort, True) is None
-    assert arrow_ranges.trace_chunks(hostile, TraceFilter(text="unï"), sort, True) is None
-    assert arrow_ranges.trace_chunks(hostile, TraceFilter(text="calc"), sort, True) is not None
+
+    def portable(f: TraceFilter) -> bool:
+        whole = TraceRange(None, None)
+        return sqlite_portable(trace_range_query(f, trace_rows.SELECTED, whole))
+
+    assert not portable(TraceFilter(text="ÜNÏ"))
+    assert not portable(TraceFilter(text="unï"))
+    assert portable(TraceFilter(text="calc"))
 
 
 @pytest.mark.parametrize("value", FLOATS + [-v for v in FLOATS] + [float("inf"), -0.0])

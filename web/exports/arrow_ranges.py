@@ -1,21 +1,24 @@
 """The traces and spans exports on SQLite: each range read as Arrow record batches
-(``store/arrow_read.py``) and written a column at a time (``csv_arrow.py``).
+(``store/arrow_read.py``) and written a column at a time (``csv_arrow.py``), in the
+export worker process (``export_process.py``). Everything here reads the store through
+ADBC's SQLite, the range cuts too, never through Python's ``sqlite3``: two SQLite
+libraries in one process drop each other's file locks (``store/arrow_read.py``).
 
 The same ranges, transactions, rows and bytes as the line writers of ``trace_rows``
 and ``span_rows`` (which PostgreSQL keeps), at a fraction of the CPU per row: SQLite
 steps in C and Python handles a batch at a time. ``tests/test_csv_arrow.py`` holds the
 two paths to the same bytes. A text search whose SQLite ``lower()`` is the server's own
-Python function cannot run outside its connections, and keeps the line writer.
-
-Imports pyarrow: imported only where an export runs (``__init__.py``).
+Python function cannot run outside its connections, and keeps the line writer
+(``store.exports.sqlite_portable``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from queue import Queue
 from typing import Any
 
@@ -25,11 +28,10 @@ from adbc_driver_manager.dbapi import Connection
 from store import arrow_read
 from store.exports import (
     SpanFilter,
-    TraceRange,
+    cut_span_ranges,
+    cut_trace_ranges,
     span_range_query,
-    span_ranges,
     trace_range_query,
-    trace_ranges,
 )
 from store.queries import SortKey, TraceFilter
 from web.exports import span_rows, trace_rows
@@ -80,30 +82,32 @@ SPAN_LAYOUT: tuple[tuple[str, Cells], ...] = (
 )  # fmt: skip
 
 
-def trace_chunks(
-    engine: sa.Engine, f: TraceFilter, sort: SortKey, descending: bool
-) -> Iterator[bytes] | None:
-    """The traces export's records as chunks (``traces.trace_csv``), or None when this
-    path cannot read the selection."""
-    probe = trace_range_query(f, trace_rows.SELECTED, TraceRange(None, None), sort=sort,
-                              descending=descending)  # fmt: skip
-    if not arrow_read.readable(engine, probe):
-        return None
-    queries = (
-        trace_range_query(f, trace_rows.SELECTED, span, sort=sort, descending=descending)
-        for span in trace_ranges(engine, f, sort=sort, descending=descending)
-    )
-    return _chunks(engine, queries, TRACE_LAYOUT)
+def trace_chunks(database: str, f: TraceFilter, sort: SortKey, descending: bool) -> Iterator[bytes]:
+    """The traces export's records as chunks (``traces.trace_csv``) of the SQLite file
+    ``database``; the caller checked ``sqlite_portable``."""
+
+    def queries(connection: Connection) -> Iterator[sa.Select[Any]]:
+        read = partial(arrow_read.rows, connection)
+        for span in cut_trace_ranges(read, f, sort=sort, descending=descending):
+            yield trace_range_query(f, trace_rows.SELECTED, span, sort=sort, descending=descending)
+
+    return _chunks(database, queries, TRACE_LAYOUT)
 
 
-def span_chunks(engine: sa.Engine, f: SpanFilter) -> Iterator[bytes]:
+def span_chunks(database: str, f: SpanFilter) -> Iterator[bytes]:
     """The spans export's records as chunks (``spans.span_csv``)."""
-    queries = (span_range_query(f, span_rows.SELECTED, span) for span in span_ranges(engine, f))
-    return _chunks(engine, queries, SPAN_LAYOUT)
+
+    def queries(connection: Connection) -> Iterator[sa.Select[Any]]:
+        for span in cut_span_ranges(partial(arrow_read.rows, connection), f):
+            yield span_range_query(f, span_rows.SELECTED, span)
+
+    return _chunks(database, queries, SPAN_LAYOUT)
 
 
 def _chunks(
-    engine: sa.Engine, queries: Iterator[sa.Select[Any]], layout: Sequence[tuple[str, Cells]]
+    database: str,
+    queries: Callable[[Connection], Iterator[sa.Select[Any]]],
+    layout: Sequence[tuple[str, Cells]],
 ) -> Iterator[bytes]:
     """Each range read in its own transaction, as the line writers read theirs
     (``traces.trace_line_chunks``), and written to bytes; ranges in order.
@@ -111,11 +115,13 @@ def _chunks(
     Two ranges at a time, each on a thread and a connection of its own: SQLite's steps
     (~6 us a span row here, most of it the rows' overflow pages) and Arrow's kernels
     (~5 us) both run without the GIL, so the second core halves the wall-clock time. A
-    third range waits, so memory holds at most three ranges' bytes."""
+    third range waits, so memory holds at most three ranges' bytes. The ranges are cut
+    on a third connection, as they are needed."""
     with ExitStack() as stack:
         free: Queue[Connection] = Queue()
         for _ in range(THREADS):
-            free.put(stack.enter_context(arrow_read.connect(engine)))
+            free.put(stack.enter_context(arrow_read.connect(database)))
+        keys = stack.enter_context(arrow_read.connect(database))
         pool = stack.enter_context(ThreadPoolExecutor(THREADS, "csv-export"))
         stack.callback(pool.shutdown, cancel_futures=True)  # a download given up
 
@@ -125,7 +131,7 @@ def _chunks(
                 names = arrow_read.project_names(connection)
                 cells = tuple((name, named(names) if name == PROJECT else write)
                               for name, write in layout)  # fmt: skip
-                batches = arrow_read.record_batches(engine, connection, query)
+                batches = arrow_read.record_batches(connection, query)
                 rendered = [lines_bytes(batch, cells) for batch in batches]
                 connection.commit()
                 return rendered
@@ -133,7 +139,7 @@ def _chunks(
                 free.put(connection)
 
         pending: deque[Future[list[bytes]]] = deque()
-        for query in queries:
+        for query in queries(keys):
             pending.append(pool.submit(render, query))
             if len(pending) > THREADS:
                 yield from pending.popleft().result()

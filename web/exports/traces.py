@@ -3,32 +3,41 @@ its fields in their documented order, one row per trace of the selection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
 
 import sqlalchemy as sa
 
-from store.exports import trace_ranges
+from store.exports import TraceRange, sqlite_portable, trace_range_query, trace_ranges
 from store.queries import SortKey, TraceFilter
 from web.exports.csv_writer import header_bytes
-from web.exports.trace_rows import trace_range_csv
+from web.exports.export_process import TracesJob
+from web.exports.export_worker import ExportWorker
+from web.exports.trace_rows import SELECTED, trace_range_csv
 from web.filters import TraceSelection
 from web.schemas import TraceOut
 
 COLUMNS: tuple[str, ...] = tuple(TraceOut.model_fields)
 
 
-def trace_csv(engine: sa.Engine, selection: TraceSelection) -> Iterator[bytes]:
-    """Every trace of the selection, in the order of ``/api/traces``, as CSV chunks:
-    on SQLite, ranges read as Arrow batches and written a column at a time
-    (``arrow_ranges``); else, or for what that path cannot read, by the line writer."""
-    yield header_bytes(COLUMNS)
+def trace_download(
+    engine: sa.Engine, selection: TraceSelection, worker: ExportWorker | None
+) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """``/api/traces.csv``'s body: written by the export worker on SQLite (Arrow; see
+    ``export_worker``), else by the line writer here (``trace_csv``). Same bytes."""
     f, sort, descending = selection.filter, selection.sort, selection.descending
-    chunks = None
-    if engine.dialect.name == "sqlite":
-        from web.exports import arrow_ranges  # pyarrow: at the first export (__init__.py)
+    whole = trace_range_query(f, SELECTED, TraceRange(None, None), sort=sort, descending=descending)
+    if worker is None or not sqlite_portable(whole):
+        return trace_csv(engine, selection)
+    lines = partial(trace_line_chunks, engine, f, sort, descending)
+    return worker.stream(header_bytes(COLUMNS), TracesJob(f, sort, descending), lines)
 
-        chunks = arrow_ranges.trace_chunks(engine, f, sort, descending)
-    yield from chunks if chunks is not None else trace_line_chunks(engine, f, sort, descending)
+
+def trace_csv(engine: sa.Engine, selection: TraceSelection) -> Iterator[bytes]:
+    """Every trace of the selection, in the order of ``/api/traces``, as CSV chunks,
+    written by the line writer (in this process; ``reasonlens export`` and PostgreSQL)."""
+    yield header_bytes(COLUMNS)
+    yield from trace_line_chunks(engine, selection.filter, selection.sort, selection.descending)
 
 
 def trace_line_chunks(
