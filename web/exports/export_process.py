@@ -12,9 +12,10 @@ The conversation, on one duplex ``multiprocessing`` connection, a job at a time:
   chunk go (the server has handed one to the client); ``CANCEL`` stops the job;
   ``None`` ends the process. A ``MORE`` or ``CANCEL`` that arrives between jobs is
   left over from the one before, and ignored.
-- worker -> server: each chunk of CSV records as a message of bytes (never empty),
-  at most ``window`` of them ahead of the ``MORE`` messages; then an empty message,
-  and an :class:`End` (pickled) saying how the job ended.
+- worker -> server: each chunk of CSV records as a message of bytes (never empty,
+  at most ``CHUNK_BYTES``), at most ``window`` of them ahead of the ``MORE``
+  messages; then an empty message, and an :class:`End` (pickled) saying how the job
+  ended.
 
 So a slow client holds the worker at ``window`` chunks ahead (the pipe's backpressure
 without its blocking: the worker waits on ``recv`` and so hears a ``CANCEL``), and a
@@ -37,6 +38,10 @@ from store.queries import SortKey, TraceFilter
 
 MORE = "more"
 CANCEL = "cancel"
+# The most a chunk holds. A record batch's bytes (2,048 rows) are 1-1.5 MB of demo
+# spans, but 40 MB of spans that carry 20 KB texts: sent in pieces, the server holds
+# at most ``window`` of them.
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +125,16 @@ def _run(connection: Connection, chunks: Iterator[bytes], window: int) -> tuple[
     server asked the process to stop meanwhile."""
     sent, credit = 0, window
     try:
-        for chunk in chunks:
-            if not chunk:
-                continue
-            while credit == 0 or connection.poll():
-                message = connection.recv()
-                if message != MORE:
-                    raise _Cancelled(stop=message is None)
-                credit += 1
-            connection.send_bytes(chunk)
-            sent, credit = sent + 1, credit - 1
+        for records in chunks:
+            for start in range(0, len(records), CHUNK_BYTES):
+                while credit == 0 or connection.poll():
+                    message = connection.recv()
+                    if message != MORE:
+                        raise _Cancelled(stop=message is None)
+                    credit += 1
+                size = min(CHUNK_BYTES, len(records) - start)
+                connection.send_bytes(records, start, size)
+                sent, credit = sent + 1, credit - 1
     except _Cancelled as cancelled:
         return End("cancelled", sent), cancelled.stop
     except EOFError:  # the server is gone

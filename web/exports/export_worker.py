@@ -35,7 +35,7 @@ from web.exports.export_process import CANCEL, MORE, End, Job
 
 log = logging.getLogger(__name__)
 
-# Chunks the worker may write ahead of the client (each a record batch, ~1 MB): enough
+# Chunks the worker may write ahead of the client (each at most 1 MB): enough
 # to keep both sides busy, little to hold.
 WINDOW = 4
 STOP_SECONDS = 5.0
