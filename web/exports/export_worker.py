@@ -116,12 +116,16 @@ class ExportWorker:
                 self._busy.release()
             else:  # the client went away (or this task was cancelled)
                 threading.Thread(target=self._cancel, args=(pipe,), daemon=True).start()
-        if end.status == "failed":
-            if sent:
-                raise ExportFailed(end.detail)
+        if end.status == "done":
+            return
+        if end.status == "failed" and not sent:
             log.error("the export worker failed; the line writer writes it:\n%s", end.detail)
             async for chunk in iterate_in_threadpool(fallback()):
                 yield chunk
+            return
+        # Cut short (failed midway, or stopped with the server): the download must not
+        # end as if it were whole.
+        raise ExportFailed(f"export {end.status} after {sent} chunks: {end.detail}")
 
     def _take(self) -> Connection | None:
         """The worker's connection, reserved for one job; None when it is busy, or
