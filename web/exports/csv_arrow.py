@@ -7,7 +7,8 @@ Arrow's compute kernels: Python handles a batch of rows at a time, never a row (
 the rare float that Python and Arrow lay out differently, see :func:`number`). A cell
 array may hold nulls: a null is an empty cell.
 
-Imports pyarrow at its top: imported only where an export runs (``__init__.py``).
+Imports pyarrow at its top: only the export worker process imports it
+(``export_process.py``); the server never imports this module.
 """
 
 from __future__ import annotations
