@@ -49,6 +49,7 @@ class Figures:
     tree_peak_mib: float  # with its decode workers (idle meanwhile) and export workers
     cpu_s: float  # CPU time of the server and its worker processes during the export
     export_worker_peak_mib: float  # the largest export worker
+    export_worker_before_mib: float  # the export worker at rest (0 before it starts)
 
     @property
     def rows_per_s(self) -> float:
@@ -102,6 +103,7 @@ def export(
 ) -> Figures:
     samples, trees, done = [rss_kib(pid)], [tree_rss_kib(pid)], threading.Event()
     worker_peak = 0
+    worker_before = max([0, *(rss_kib(child) for child in set(children(pid)) - decode_workers)])
     cpu_before = tree_cpu_seconds(pid)
     cpu_last = dict(cpu_before)  # an export worker that stops mid-run counts as last seen
 
@@ -146,6 +148,7 @@ def export(
         max(trees) / 1024,
         cpu,
         worker_peak / 1024,
+        worker_before / 1024,
     )
 
 
@@ -179,16 +182,19 @@ def main() -> None:
                           f"{f.rows_per_s:,.0f} rows/s ({f.rows_per_cpu_s:,.0f} per server CPU s);"
                           f" first byte {f.first_byte_s * 1000:.0f} ms; server RSS "
                           f"{f.rss_before_mib:.0f} MiB before, peak {f.rss_peak_mib:.0f} MiB "
-                          f"(export workers {f.export_worker_peak_mib:.0f} each at most; "
+                          f"(export worker {f.export_worker_before_mib:.0f} MiB before, "
+                          f"peak {f.export_worker_peak_mib:.0f}; "
                           f"the tree with its idle decode workers {f.tree_peak_mib:.0f})",
                           flush=True)  # fmt: skip
                 rate = statistics.median(r.rows_per_s for r in runs)
                 per_cpu = statistics.median(r.rows_per_cpu_s for r in runs)
                 first = statistics.median(r.first_byte_s for r in runs)
                 peak = statistics.median(r.rss_peak_mib for r in runs)
+                worker = statistics.median(r.export_worker_peak_mib for r in runs)
                 print(f"{name} median of {len(runs)}: {rate:,.0f} rows/s ({per_cpu:,.0f} per "
                       f"server CPU s), first byte "
-                      f"{first * 1000:.0f} ms, peak RSS {peak:.0f} MiB", flush=True)  # fmt: skip
+                      f"{first * 1000:.0f} ms, peak RSS {peak:.0f} MiB (export worker "
+                      f"{worker:.0f} MiB)", flush=True)  # fmt: skip
     finally:
         server.close()
 

@@ -1,13 +1,14 @@
 """The application factory: one FastAPI app serving OTLP, the API and (later) the dashboard.
 
 Its lifespan owns every long-lived worker (engines, SQLite maintenance, the runaway
-detector, the alert checker and webhook sender, the ingest service and the OTLP/gRPC
-receiver) on one exit stack, stopped in reverse order.
+detector, the alert checker and webhook sender, the CSV export worker, the ingest
+service and the OTLP/gRPC receiver) on one exit stack, stopped in reverse order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -34,6 +35,7 @@ from store.principals import Credentials
 from web import errors
 from web.access import AccessMiddleware, authorize, check_routes
 from web.api import router as api_router
+from web.exports.export_worker import ExportWorker
 from web.headers import SecurityHeaders
 from web.pages import router as pages_router
 from web.pages.login import router as login_router
@@ -121,6 +123,13 @@ def create_app(settings: Settings) -> FastAPI:
             )
             delivery.start()
             stack.callback(delivery.stop)
+            # The long CSV exports of a SQLite file, in a process of their own (started
+            # at the first one); stopped before the engines are disposed of.
+            export_worker = None
+            if sqlite and engine.url.database not in (None, "", ":memory:"):
+                export_worker = ExportWorker(os.path.abspath(engine.url.database))
+                export_worker.start()
+                stack.callback(export_worker.stop)
             # Started last, stopped first: stopping ingest commits whatever is queued
             # while the maintenance thread and the engines are still there.
             ingest.start()
@@ -141,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "engine": engine,
                 "ingest": ingest,
                 "credentials": credentials,
+                "export_worker": export_worker,
             }
 
     app = FastAPI(

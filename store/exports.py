@@ -11,11 +11,12 @@ function names the tables its columns may use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from store.models import Project, Score, Span, SpanCost, Trace
 from store.models.span_cost import cost_of_span
@@ -28,12 +29,34 @@ from store.queries import (
     through_key,
     trace_order,
 )
+from store.text_search import SQLITE_LOWER
 
 # Rows per chunk: large enough that a chunk's query costs little beside its rows,
 # small enough that a chunk's rows (a few MB of text) are nothing to hold.
 EXPORT_CHUNK = 5000
 
 Columns = Sequence[sa.ColumnElement[Any]]
+
+# How the range cutters read keys: a query's rows, in a short transaction of its own.
+# Through SQLAlchemy here (``engine_reader``); the export worker reads them through the
+# same driver as the ranges themselves (``store/arrow_read.py``), since two SQLite
+# libraries in one process drop each other's file locks.
+Read = Callable[[sa.Select[Any]], Sequence[Sequence[Any]]]
+
+
+def sqlite_portable(query: sa.Select[Any]) -> bool:
+    """Whether ``query`` runs on any SQLite connection to the file: not when it calls a
+    function that only the server's own connections define (the Unicode ``lower()``
+    of a text search, ``store/text_search.py``)."""
+    return SQLITE_LOWER not in str(query.compile(dialect=sqlite.dialect()))
+
+
+def engine_reader(engine: sa.Engine) -> Read:
+    def read(query: sa.Select[Any]) -> Sequence[Sequence[Any]]:
+        with engine.connect() as connection:
+            return connection.execute(query).all()
+
+    return read
 
 
 TraceKey = tuple[float | int, int]  # a trace's sort value and row id
@@ -62,6 +85,18 @@ def trace_ranges(
     """The selection cut into ranges of ``chunk`` traces, read as keys only (the sort
     value and row id come from the sort column's index, never the rows), one short
     transaction per range: ranges can be cut while earlier ones are being read."""
+    return cut_trace_ranges(engine_reader(engine), f, sort=sort, descending=descending, chunk=chunk)
+
+
+def cut_trace_ranges(
+    read: Read,
+    f: TraceFilter,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+    chunk: int = EXPORT_CHUNK,
+) -> Iterator[TraceRange]:
+    """:func:`trace_ranges`, reading keys with ``read``."""
     key = sort_expression(sort)
     after: TraceKey | None = None
     while True:
@@ -73,8 +108,7 @@ def trace_ranges(
         )
         if after is not None:
             query = query.where(*after_key(key, after, descending=descending))
-        with engine.connect() as connection:
-            keys = connection.execute(query).all()
+        keys = read(query)
         if len(keys) < chunk:
             yield TraceRange(after, None)
             return
@@ -92,15 +126,27 @@ def trace_range_rows(
     sort: SortKey = SortKey.START_TIME,
     descending: bool = True,
 ) -> Sequence[sa.Row[Any]]:
-    """The range's traces in order: rows of ``columns`` (of ``Trace``; the project's
-    name by a subquery, see :data:`PROJECT_NAME`)."""
+    """The range's traces in order: rows of ``columns`` (of ``Trace``)."""
+    query = trace_range_query(f, columns, span, sort=sort, descending=descending)
+    return connection.execute(query).all()
+
+
+def trace_range_query(
+    f: TraceFilter,
+    columns: Columns,
+    span: TraceRange,
+    *,
+    sort: SortKey = SortKey.START_TIME,
+    descending: bool = True,
+) -> sa.Select[Any]:
+    """One range of the traces export, in the export's order (:func:`trace_range_rows`)."""
     key = sort_expression(sort)
     query = sa.select(*columns).where(*filter_conditions(f)).order_by(*trace_order(key, descending))
     if span.after is not None:
         query = query.where(*after_key(key, span.after, descending=descending))
     if span.through is not None:
         query = query.where(*through_key(key, span.through, descending=descending))
-    return connection.execute(query).all()
+    return query
 
 
 def iter_trace_rows(
@@ -155,6 +201,11 @@ def span_ranges(engine: sa.Engine, f: SpanFilter, *, ids: int = EXPORT_CHUNK) ->
     deleted by retention), so an unfiltered window holds about ``ids`` spans and a
     filtered one fewer; each window is one range seek. One trace's spans are a window
     of their own: they are few and their ids need not be near each other."""
+    return cut_span_ranges(engine_reader(engine), f, ids=ids)
+
+
+def cut_span_ranges(read: Read, f: SpanFilter, *, ids: int = EXPORT_CHUNK) -> list[IdRange]:
+    """:func:`span_ranges`, reading the ends with ``read``."""
     if f.trace_id is not None:
         return [IdRange(0, None)]
     # One aggregate per query: SQLite reads a lone min() or max() off the end of an
@@ -163,10 +214,8 @@ def span_ranges(engine: sa.Engine, f: SpanFilter, *, ids: int = EXPORT_CHUNK) ->
     if f.project is not None:  # a small project's ids, from (project_id, id)
         project = Span.project_id == _project_id(f.project)
         low_id, high_id = low_id.where(project), high_id.where(project)
-    with engine.connect() as connection:
-        low = connection.execute(low_id).scalar_one()
-        high = connection.execute(high_id).scalar_one()
-    if low is None:
+    low, high = read(low_id)[0][0], read(high_id)[0][0]
+    if low is None or high is None:
         return [IdRange(0, None)]
     edges = range(low - 1, high, ids)
     return [IdRange(a, a + ids) for a in edges[:-1]] + [IdRange(edges[-1], None)]

@@ -41,10 +41,10 @@ from web.exports.reports import (
 )
 from web.exports.response import CSV_RESPONSES, csv_response
 from web.exports.scores import score_csv
-from web.exports.spans import span_csv
+from web.exports.spans import span_download
 from web.exports.trace_scores import COLUMNS as TRACE_SCORES_COLUMNS
 from web.exports.trace_scores import trace_scores_frame
-from web.exports.traces import trace_csv
+from web.exports.traces import trace_download
 from web.filters import TraceFilterParams, trace_selection
 from web.params import BadParameter, RowId, time_ns
 from web.score_view import score_panel
@@ -63,7 +63,7 @@ def api_traces_csv(
         selection = trace_selection(params)
     except BadParameter as error:
         raise HTTPException(400, str(error)) from None
-    chunks = trace_csv(request.state.engine, selection)
+    chunks = trace_download(request.state.engine, selection, request.state.export_worker)
     return csv_response(chunks, filename("traces", params.project))
 
 
@@ -102,7 +102,7 @@ def api_spans_csv(
     except BadParameter as error:
         raise HTTPException(400, str(error)) from None
     qualifier = params.trace_id or params.project
-    chunks = span_csv(request.state.engine, selection)
+    chunks = span_download(request.state.engine, selection, request.state.export_worker)
     return csv_response(chunks, filename("spans", qualifier))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -15,7 +15,7 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def csv_response(chunks: Iterator[bytes], name: str) -> StreamingResponse:
+def csv_response(chunks: Iterator[bytes] | AsyncIterator[bytes], name: str) -> StreamingResponse:
     return StreamingResponse(
         chunks,
         media_type=MEDIA_TYPE,
