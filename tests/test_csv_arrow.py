@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
@@ -126,7 +127,10 @@ def through_worker(worker: ExportWorker, job: Job) -> bytes:
         body: AsyncIterator[bytes] = worker.stream(b"", job, unused)
         return b"".join([chunk async for chunk in body])
 
-    return anyio.run(collect)
+    # A thread of its own: an earlier test's Playwright (session-wide) keeps an event
+    # loop running in this one, where anyio.run refuses to start another.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(anyio.run, collect).result()
 
 
 def test_the_worker_writes_the_line_writers_bytes(hostile: sa.Engine, worker: ExportWorker) -> None:
