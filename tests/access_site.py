@@ -10,11 +10,14 @@ to the first project's principals is caught by a substring search.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -24,8 +27,12 @@ from store import api_keys
 from store.alerts import NewAlert, raise_alert
 from store.projects import project_id
 from tests.alerting import run_suite, wait_until
+from tests.databases import fresh_database
 from tests.server import Server
 
+# Servers of the access tests trust a checked key or session this long (seconds), so
+# that a revocation shows within a test.
+CREDENTIALS_TTL = {"REASONLENS_CREDENTIALS_TTL_SECONDS": "0.05"}
 OURS = "alpha"
 SECRET = "zeta-secret"  # the other project's name, and in all of its text
 THEIRS = SECRET
@@ -169,3 +176,14 @@ def _holdings(
         dataset,
         agent,
     )
+
+
+@contextmanager
+def short_ttl_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own on a fresh database, with ``CREDENTIALS_TTL``."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        running = Server(url, env=CREDENTIALS_TTL).start()
+        try:
+            yield running
+        finally:
+            running.close()

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser
 
 from store import audit, users
 from store.models import ApiKey
-from tests.databases import fresh_database
+from tests.access_site import short_ttl_server
 from tests.otlp import Ids, SpanSpec, post, request
 from tests.server import Server
 
@@ -27,16 +27,11 @@ PROJECT = "browser-access"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"REASONLENS_CREDENTIALS_TTL_SECONDS": "0.05"}
-    with fresh_database(tmp_path_factory.mktemp("db")) as url:
-        running = Server(url, env=env).start()
-        try:
-            with running.engine.begin() as connection:
-                users.create_user(connection, EMAIL, PASSWORD, actor="test")
-                users.grant(connection, EMAIL, PROJECT, "admin", actor="test")
-            yield running
-        finally:
-            running.close()
+    with short_ttl_server(tmp_path_factory) as running:
+        with running.engine.begin() as connection:
+            users.create_user(connection, EMAIL, PASSWORD, actor="test")
+            users.grant(connection, EMAIL, PROJECT, "admin", actor="test")
+        yield running
 
 
 def test_sign_in_make_a_key_and_sign_out(server: Server, browser: Browser) -> None:

@@ -31,6 +31,7 @@ from reasonlens.settings import Settings
 from store import api_keys, audit, users
 from store.engine import create_engine
 from store.models import Project, Trace, User
+from tests.access_site import short_ttl_server
 from tests.databases import fresh_database
 from tests.otlp import Ids, SpanSpec, post, request
 from tests.server import Server, free_port
@@ -43,13 +44,8 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"REASONLENS_CREDENTIALS_TTL_SECONDS": "0.05"}
-    with fresh_database(tmp_path_factory.mktemp("db")) as url:
-        running = Server(url, env=env).start()
-        try:
-            yield running
-        finally:
-            running.close()
+    with short_ttl_server(tmp_path_factory) as running:
+        yield running
 
 
 def _key(server: Server, project: str, *scopes: str) -> api_keys.NewKey:
