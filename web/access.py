@@ -167,7 +167,7 @@ async def authorize(request: Request) -> None:
     route = request.scope["route"]
     level = level_for(request.method, route.path)
     if request.method in _UNSAFE and principal.session_token is not None:
-        await _check_csrf(request, principal.session_token)
+        await check_csrf(request, principal.session_token)
     if principal.everything:
         return
     query = request.query_params
@@ -202,7 +202,7 @@ def allow(request: Request, project: str | None, level: str) -> None:
         raise HTTPException(403, f"in project {project!r}, {held} not allow {level}")
 
 
-async def _check_csrf(request: Request, session_token: str) -> None:
+async def check_csrf(request: Request, session_token: str) -> None:
     """A signed-in browser's change must carry the token, in the ``csrf`` form field
     (every form of the dashboard has it) or the ``x-csrf-token`` header."""
     sent = request.headers.get(CSRF_HEADER)

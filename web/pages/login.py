@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -22,9 +21,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from store import users
 from store.principals import Credentials, Principal
 from store.users import SESSION_LIFETIME
-from web.access import SESSION_COOKIE
-from web.csrf import csrf_token
-from web.forms import CSRF_FIELD, form_reader
+from web.access import SESSION_COOKIE, check_csrf
+from web.forms import form_reader
 from web.origin import same_origin
 from web.templating import render
 
@@ -78,14 +76,7 @@ async def logout(request: Request) -> Response:
     principal: Principal = request.state.principal
     token = principal.session_token
     if token is not None:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        if form.get(CSRF_FIELD, [""])[0] != csrf_token(token):
-            return render(
-                request,
-                "error.html",
-                {"status_code": 403, "title": "Forbidden", "message": "stale form: reload"},
-                status_code=403,
-            )
+        await check_csrf(request, token)
         credentials: Credentials = request.state.credentials
         await asyncio.to_thread(_sign_out, request, token)
         credentials.forget_session(token)
