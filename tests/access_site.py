@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -25,6 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from store import api_keys
 from store.alerts import NewAlert, raise_alert
+from store.models import EvalSuite
 from store.projects import project_id
 from tests.alerting import run_suite, wait_until
 from tests.databases import fresh_database
@@ -33,6 +35,9 @@ from tests.server import Server
 # Servers of the access tests trust a checked key or session this long (seconds), so
 # that a revocation shows within a test.
 CREDENTIALS_TTL = {"REASONLENS_CREDENTIALS_TTL_SECONDS": "0.05"}
+# The scheduler places a new schedule's next run at its first look: soon, so the
+# holdings are settled before a test snapshots them (``_holdings``).
+SCHEDULER = {"REASONLENS_SCHEDULER_INTERVAL_SECONDS": "0.2"}
 OURS = "alpha"
 SECRET = "zeta-secret"  # the other project's name, and in all of its text
 THEIRS = SECRET
@@ -96,6 +101,11 @@ def holdings(server: Server, project: str) -> Holdings:
         return _holdings(server, http, project, trace_id, span_id)
 
 
+def _next_run(server: Server, suite_id: int) -> datetime | None:
+    with server.engine.connect() as connection:
+        return connection.scalar(sa.select(EvalSuite.next_run_at).where(EvalSuite.id == suite_id))
+
+
 def _holdings(
     server: Server, http: httpx.Client, project: str, trace_id: str, span_id: str
 ) -> Holdings:
@@ -110,6 +120,9 @@ def _holdings(
         }
     )
     suite_id = _ok(http.post("/api/suites", json={"definition": definition}))["id"]
+    # The scheduler's first look at a new schedule places its next run: a change to the
+    # suite's row that must be over before the tests snapshot the project's rows.
+    wait_until(lambda: _next_run(server, suite_id) is not None)
     runs = (run_suite(server, suite_id)["id"], run_suite(server, suite_id)["id"])
     rule = {"project": project, "name": f"rule-{project}", "kind": "threshold_failed"}
     rule_id = _ok(http.post("/api/alert-rules", json={**rule, "suite_id": suite_id}))["id"]
@@ -182,7 +195,7 @@ def _holdings(
 def short_ttl_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own on a fresh database, with ``CREDENTIALS_TTL``."""
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
-        running = Server(url, env=CREDENTIALS_TTL).start()
+        running = Server(url, env={**CREDENTIALS_TTL, **SCHEDULER}).start()
         try:
             yield running
         finally:
