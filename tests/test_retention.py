@@ -35,8 +35,9 @@ from store.models import (
     SpanCost,
     Trace,
 )
+from store.retention import _restore_returned
 from store.retention_schedule import RetentionSchedule
-from tests.databases import fresh_database
+from tests.databases import BACKEND, fresh_database
 from tests.otlp import Ids, LogSpec, SpanSpec, logs_request, post, post_logs, request
 from tests.server import Server
 
@@ -384,3 +385,24 @@ def test_ingest_is_acknowledged_and_stored_while_a_large_retention_runs(server: 
             )
         }
     assert set(acknowledged) <= stored and len(acknowledged) > 0
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite runs one writer at a time: no race")
+def test_a_rollup_a_racing_span_brought_back_is_recomputed(server: Server) -> None:
+    """On PostgreSQL a span committed just after its trace's batch may re-create the
+    rollup from a snapshot that still saw the deleted spans: the next batch repairs it."""
+    project = "retention-race"
+    came_back, gone = send_traces(server, project, [0, 0], whole=False)
+    with server.engine.begin() as connection:
+        project_id = connection.scalars(sa.select(Project.id).where(Project.name == project)).one()
+        # As the race leaves it: one span of the trace stored, its rollup counting three.
+        last = connection.scalars(
+            sa.select(Span.id).where(Span.trace_id == came_back).order_by(Span.id.desc())
+        ).first()
+        # (Their costs go by the foreign key's cascade.)
+        connection.execute(sa.delete(Span).where(Span.trace_id == came_back, Span.id != last))
+        # And one whose spans all went after all.
+        connection.execute(sa.delete(Span).where(Span.trace_id == gone))
+        _restore_returned(connection, {project_id: [came_back, gone]})
+    traces = {row["trace_id"]: row for row in rows(server, project)["traces"]}
+    assert list(traces) == [came_back] and traces[came_back]["span_count"] == 1
