@@ -32,6 +32,7 @@ from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
 from store.principals import Credentials
+from store.retention_schedule import RetentionSchedule
 from web import errors
 from web.access import AccessMiddleware, authorize, check_routes
 from web.api import router as api_router
@@ -100,6 +101,15 @@ def create_app(settings: Settings) -> FastAPI:
             )
             scheduler.start()
             stack.callback(scheduler.stop)
+            if settings.retention_days is not None:
+                retention = RetentionSchedule(
+                    engine,
+                    days=settings.retention_days,
+                    interval_s=settings.retention_interval_seconds,
+                    lease_s=settings.job_lease_seconds,
+                )
+                retention.start()
+                stack.callback(retention.stop)
             for _ in range(settings.eval_workers):
                 worker = JobWorker(
                     engine,

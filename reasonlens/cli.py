@@ -174,6 +174,35 @@ def reprice(
 
 
 @app.command()
+def retention(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Delete traces whose latest span ended this long ago: 30d, 12h, 90m.",
+        ),
+    ],
+    project: Annotated[str | None, typer.Option(help="One project (default: all).")] = None,
+    db: DbOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Traces deleted per transaction.")] = 1000,
+) -> None:
+    """Delete old traces with their spans, costs, log records and scores, in batches,
+    while ingest goes on.
+
+    Exits 0 when done, 2 on a bad --older-than or an unknown --project (nothing deleted).
+    """
+    from reasonlens.retention_command import retention_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(
+        retention_command(older_than, project, settings.database_url, dry_run=dry_run, batch=batch)
+    )
+
+
+@app.command()
 def export(
     kind: Annotated[
         str,

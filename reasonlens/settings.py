@@ -154,6 +154,16 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         2.0, gt=0, description="How often an idle worker looks for a due job."
     )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Delete traces (with their spans, costs, log records and scores) whose "
+        "latest span ended more than this many days ago, in batches while ingest goes on; "
+        "every server and worker process applies it, one at a time. Unset: keep everything.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention (retention_days) runs."
+    )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",

@@ -12,6 +12,7 @@ import migrations
 from evals.worker import JobWorker
 from reasonlens.settings import Settings
 from store.engine import create_engine
+from store.retention_schedule import RetentionSchedule
 
 
 def run_worker(settings: Settings) -> int:
@@ -31,10 +32,21 @@ def run_worker(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    retention = None
+    if settings.retention_days is not None:  # applied by whichever process claims it
+        retention = RetentionSchedule(
+            engine,
+            days=settings.retention_days,
+            interval_s=settings.retention_interval_seconds,
+            lease_s=settings.job_lease_seconds,
+        )
+        retention.start()
     typer.echo(f"reasonlens worker {worker.name}: running due eval jobs", err=True)
     try:
         worker.loop()
     finally:
+        if retention is not None:
+            retention.stop()
         engine.dispose()
     typer.echo(f"reasonlens worker {worker.name}: stopped", err=True)
     return 0

@@ -8,6 +8,7 @@ from store.models.dataset import Dataset, DatasetItem
 from store.models.evals import EvalRun, EvalSuite, Score
 from store.models.known_good import KnownGoodVersion
 from store.models.log_record import LogRecord
+from store.models.periodic import PeriodicTask
 from store.models.price import CustomPrice, PriceRecord
 from store.models.project import DEFAULT_PROJECT, Project
 from store.models.schedule import EvalJob
@@ -34,6 +35,7 @@ __all__ = [
     "KnownGoodVersion",
     "LogRecord",
     "Membership",
+    "PeriodicTask",
     "PriceRecord",
     "Project",
     "Runaway",
