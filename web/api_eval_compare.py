@@ -52,9 +52,11 @@ router = APIRouter()
 @router.get("/api/eval-runs/{b}/compare", response_model=RunComparisonOut)
 def api_compare_runs(
     session: DbSession,
-    b: int,
+    b: RowId,
     against: int | None = Query(
         None,
+        ge=1,
+        le=2**63 - 1,
         description="The run to compare with; default: the suite's baseline run, "
         "else its previous finished run.",
     ),
