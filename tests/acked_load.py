@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -110,6 +111,16 @@ class AckedLoad:
     def acked_by(self, collector: int) -> int:
         with self._lock:
             return sum(1 for part in self.acked if part.collector == collector)
+
+    def wait_acked(self, count: int, collector: int = 0, timeout: float = 60) -> None:
+        """Until ``collector`` has acknowledged ``count`` requests: the load is on it."""
+        deadline = time.monotonic() + timeout
+        while self.acked_by(collector) < count:
+            if time.monotonic() > deadline or not any(t.is_alive() for t in self._threads):
+                raise AssertionError(
+                    f"collector {collector} acknowledged {self.acked_by(collector)}"
+                )
+            time.sleep(0.02)
 
     def _next(self) -> Part | None:
         with self._lock:

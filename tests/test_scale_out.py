@@ -251,7 +251,7 @@ def test_a_collector_killed_mid_load_has_stored_all_it_acknowledged(cluster: Clu
     project = "crash"
     first, second = cluster.collectors
     load = AckedLoad([first.url, second.url], project, parts(project, 120, 2)).start()
-    wait_for(lambda: load.acked_by(1) >= 10, what="the second collector under load")
+    load.wait_acked(10, collector=1)
     assert second.process is not None
     second.stop(signal.SIGKILL)  # SIGKILL: no shutdown hook, the queue dies with it
     load.join()
