@@ -36,12 +36,22 @@ def refresh_rollups(connection: Connection, project_id: int, trace_ids: Collecti
     if not trace_ids:
         return
     ordered = sorted(trace_ids)
-    if connection.dialect.name == "postgresql":
-        _lock_traces(connection, project_id, ordered)
-    connection.execute(
-        _rollup_insert(connection.dialect.name),
-        {"project_id": project_id, "trace_ids": ordered},
-    )
+    params = {"project_id": project_id, "trace_ids": ordered}
+    if connection.dialect.name != "postgresql":
+        connection.execute(_rollup_insert(connection.dialect.name), params)
+        return
+    _lock_traces(connection, project_id, ordered)
+    recounted = set(connection.execute(_rollup_insert("postgresql"), params).scalars())
+    if len(recounted) < len(ordered):
+        # No span of the trace to count: retention deleted them as this batch offered
+        # spans already stored. Its placeholder goes; a real rollup has a span.
+        connection.execute(
+            sa.delete(traces).where(
+                traces.c.project_id == project_id,
+                traces.c.trace_id.in_([t for t in ordered if t not in recounted]),
+                traces.c.span_count == 0,
+            )
+        )
 
 
 def _lock_traces(connection: Connection, project_id: int, ordered: list[str]) -> None:
@@ -52,7 +62,8 @@ def _lock_traces(connection: Connection, project_id: int, ordered: list[str]) ->
     other's uncommitted spans, and the later upsert, having waited for the earlier,
     wrote its stale count over it: 20% of traces split across two collectors kept a
     wrong rollup (tests/test_scale_out.py). So the rows are locked first, a missing one
-    inserted as a placeholder (overwritten below, in this transaction, so never seen),
+    inserted as a placeholder (overwritten by the recount in this transaction, or
+    deleted when there is nothing to count, so never seen),
     in trace id order so that two writers cannot deadlock; the recount then starts
     after any writer that held them has committed. Row locks, not advisory locks:
     those fill PostgreSQL's shared lock table (a batch can touch 20,000 traces).
@@ -289,7 +300,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
     )
     columns = [column.name for column in rollup.selected_columns]
     insert = dialect.insert_for(dialect_name, traces).from_select(columns, rollup)
-    return insert.on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=["project_id", "trace_id"],
         set_={
             name: insert.excluded[name]
@@ -297,3 +308,5 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             if name not in ("project_id", "trace_id")
         },
     )
+    # PostgreSQL: which traces were recounted, so a placeholder left behind is seen.
+    return upsert.returning(traces.c.trace_id) if dialect_name == "postgresql" else upsert

@@ -37,7 +37,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import migrations
 from store.engine import create_engine
-from store.models import EvalJob, EvalRun
+from store.models import EvalJob, EvalRun, Trace
+from store.projects import ensure_projects
+from store.rollup import refresh_rollups
 from tests.acked_load import AckedLoad, Key, assert_rollups_match_spans, parts, stored_keys
 from tests.databases import BACKEND, fresh_database
 from tests.server import Server
@@ -76,6 +78,17 @@ def test_migrations_racing_at_start_apply_once(tmp_path: Path) -> None:
                 assert connection.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
         finally:
             engine.dispose()
+
+
+def test_a_recount_with_no_span_to_count_leaves_no_trace_row(engine: sa.Engine) -> None:
+    """Retention may delete a trace's spans while a batch offers spans already stored:
+    the recount then finds none, and the placeholder row that PostgreSQL's lock put
+    there must go with it (store/rollup.py), not stay as an empty trace."""
+    with engine.begin() as connection:
+        (project_id,) = ensure_projects(connection, ["empty"]).values()
+        refresh_rollups(connection, project_id, ["00" * 16, "ff" * 16])
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(Trace)) == 0
 
 
 @dataclass
