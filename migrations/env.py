@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from store.models import Base
 
-# Any constant; one key for every reasonlens database on the server is fine (rare, short).
+# Any constant: advisory locks belong to one database, so only processes migrating the
+# same database meet on it.
 _MIGRATION_LOCK = 0x7265_6173_6F6E  # "reason"
 
 config = context.config
