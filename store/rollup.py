@@ -12,6 +12,7 @@ from collections.abc import Collection
 from functools import cache
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from store import dialect
@@ -34,10 +35,81 @@ ESCALATION_TOOL_PATTERNS = ("%escalat%", "%handoff%", "%hand_off%", "%human%")
 def refresh_rollups(connection: Connection, project_id: int, trace_ids: Collection[str]) -> None:
     if not trace_ids:
         return
-    connection.execute(
-        _rollup_insert(connection.dialect.name),
-        {"project_id": project_id, "trace_ids": sorted(trace_ids)},
+    ordered = sorted(trace_ids)
+    params = {"project_id": project_id, "trace_ids": ordered}
+    if connection.dialect.name != "postgresql":
+        connection.execute(_rollup_insert(connection.dialect.name), params)
+        return
+    _lock_traces(connection, project_id, ordered)
+    recounted = set(connection.execute(_rollup_insert("postgresql"), params).scalars())
+    if len(recounted) < len(ordered):
+        # No span of the trace to count: retention deleted them as this batch offered
+        # spans already stored. Its placeholder goes; a real rollup has a span.
+        connection.execute(
+            sa.delete(traces).where(
+                traces.c.project_id == project_id,
+                traces.c.trace_id.in_([t for t in ordered if t not in recounted]),
+                traces.c.span_count == 0,
+            )
+        )
+
+
+def _lock_traces(connection: Connection, project_id: int, ordered: list[str]) -> None:
+    """Hold the touched traces' rows, so the recount below sees every committed span.
+
+    Two collectors on one PostgreSQL may commit spans of one trace at the same moment.
+    Under READ COMMITTED each recount reads a snapshot taken as it starts, without the
+    other's uncommitted spans, and the later upsert, having waited for the earlier,
+    wrote its stale count over it: 20% of traces split across two collectors kept a
+    wrong rollup (tests/test_scale_out.py). So the rows are locked first, a missing one
+    inserted as a placeholder (overwritten by the recount in this transaction, or
+    deleted when there is nothing to count, so never seen),
+    in trace id order so that two writers cannot deadlock; the recount then starts
+    after any writer that held them has committed. Row locks, not advisory locks:
+    those fill PostgreSQL's shared lock table (a batch can touch 20,000 traces).
+    SQLite needs none of this: a transaction writes with the file's one write lock.
+    """
+    params = {"project_id": project_id, "ids": ordered}
+    connection.execute(_PLACEHOLDERS, params)
+    connection.execute(_LOCK, params)
+
+
+_ids = (
+    sa.func.unnest(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
+    .table_valued("trace_id")
+    .render_derived()
+)
+# Every NOT NULL column without a default, as zero (status "ok"): a row the recount
+# replaces whole.
+_PLACEHOLDER_VALUES = {
+    column.name: Status.OK.value if column.name == "status" else 0
+    for column in traces.c
+    if not column.nullable
+    and column.server_default is None
+    and not column.primary_key
+    and column.name not in ("project_id", "trace_id")
+}
+_PLACEHOLDERS = (
+    postgresql.insert(traces)
+    .from_select(
+        ["project_id", "trace_id", *_PLACEHOLDER_VALUES],
+        sa.select(
+            sa.bindparam("project_id", type_=sa.Integer),
+            _ids.c.trace_id,
+            *(sa.literal_column(repr(value)) for value in _PLACEHOLDER_VALUES.values()),
+        ).order_by(_ids.c.trace_id),
     )
+    .on_conflict_do_nothing(index_elements=["project_id", "trace_id"])
+)
+_LOCK = (
+    sa.select(traces.c.id)
+    .where(
+        traces.c.project_id == sa.bindparam("project_id"),
+        traces.c.trace_id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))),
+    )
+    .order_by(traces.c.trace_id)
+    .with_for_update()
+)
 
 
 @cache
@@ -228,7 +300,7 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
     )
     columns = [column.name for column in rollup.selected_columns]
     insert = dialect.insert_for(dialect_name, traces).from_select(columns, rollup)
-    return insert.on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=["project_id", "trace_id"],
         set_={
             name: insert.excluded[name]
@@ -236,3 +308,5 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
             if name not in ("project_id", "trace_id")
         },
     )
+    # PostgreSQL: which traces were recounted, so a placeholder left behind is seen.
+    return upsert.returning(traces.c.trace_id) if dialect_name == "postgresql" else upsert

@@ -20,12 +20,13 @@ BACKEND = make_url(BACKEND_URL).get_backend_name()
 
 
 @contextmanager
-def fresh_database(directory: Path) -> Iterator[str]:
-    """Yield the URL of an empty database that is dropped afterwards."""
-    if BACKEND == "sqlite":
+def fresh_database(directory: Path, backend_url: str = BACKEND_URL) -> Iterator[str]:
+    """Yield the URL of an empty database that is dropped afterwards (``backend_url``:
+    another server than the suite's, as ``bench/scale_out.py`` asks)."""
+    if make_url(backend_url).get_backend_name() == "sqlite":
         yield f"sqlite:///{directory / f'reasonlens-{uuid.uuid4().hex[:8]}.db'}"
         return
-    admin_url = make_url(BACKEND_URL).set(drivername="postgresql+psycopg")
+    admin_url = make_url(backend_url).set(drivername="postgresql+psycopg")
     name = f"reasonlens_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
