@@ -44,7 +44,7 @@ NS_PER_S: Final = 1_000_000_000
 DEFAULT_PARTITION: Final = "spans_default"
 PARTITION_KEY: Final = "uq_spans_project_id_trace_id_span_id_start_time_ns"
 COST_FOREIGN_KEY: Final = "fk_span_costs_span_pk_spans"
-# Partitions made before the newest span at conversion; older spans go to the default.
+# Most partitions made at conversion for the spans stored; older spans go to the default.
 MOST_BEHIND: Final = 400
 # How long a partition change waits for its lock before giving up for this round: a
 # waiting ACCESS EXCLUSIVE request queues every writer and reader behind it.
@@ -259,16 +259,16 @@ def convert(connection: Connection, interval: Interval, now_ns: int) -> Converte
         else:
             run(str(CreateIndex(index).compile(dialect=dialect)))
     run(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF spans DEFAULT")
-    oldest, newest = connection.execute(
-        sa.text("SELECT min(start_time_ns), max(start_time_ns) FROM spans_unpartitioned")
-    ).one()
-    first = interval.floor(day_of(oldest if oldest is not None else now_ns))
-    last = interval.floor(day_of(max(now_ns, newest or now_ns)))
-    made = []
-    while first <= last:
-        made.append(first)
-        first = interval.next(first)
-    made = made[-MOST_BEHIND:]
+    # A partition for each interval that holds spans (the newest MOST_BEHIND of them),
+    # not for every interval between a far-off clock's span and now.
+    held = connection.scalars(
+        sa.text(
+            f"SELECT DISTINCT date_trunc('{interval.value}', "
+            "to_timestamp(start_time_ns / 1000000000) AT TIME ZONE 'UTC')::date "
+            "FROM spans_unpartitioned"
+        )
+    ).all()
+    made = sorted(set(held))[-MOST_BEHIND:]
     for first in made:
         name = partition_name(first)
         lower, upper = ns_of(first), ns_of(interval.next(first))
