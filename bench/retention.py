@@ -125,6 +125,8 @@ def main() -> None:
         with engine.begin() as connection:
             interval = partitions.Interval(args.partitioned)
             converted = partitions.convert(connection, interval, time.time_ns())
+        if converted is not None:
+            partitions.analyze(engine)
         engine.dispose()
         if converted is not None:
             print(

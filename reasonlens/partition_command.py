@@ -34,6 +34,8 @@ def partition_spans_command(interval: str, database_url: str) -> int:
                     )
         except (NotPostgreSQL, OtherInterval) as error:
             return refused(error)
+        if converted is not None:
+            partitions.analyze(engine)
         with engine.connect() as connection:
             found = partitions.partitions(connection)
     if converted is None:

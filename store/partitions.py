@@ -279,6 +279,16 @@ def convert(connection: Connection, interval: Interval, now_ns: int) -> Converte
     return Converted(copied, len(made) + len(ahead) + 1, time.perf_counter() - began)
 
 
+def analyze(engine: sa.Engine) -> None:
+    """Statistics for the new partitions, after the conversion committed: until
+    autovacuum gets to them the planner knows nothing of their rows, and measured, it
+    then scanned a whole partition for each of retention's batches. ANALYZE takes a
+    lock ingest does not wait on (SHARE UPDATE EXCLUSIVE)."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE spans")
+        connection.commit()
+
+
 @dataclass(frozen=True, slots=True)
 class Dropped:
     partitions: list[str]
