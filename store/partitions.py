@@ -305,14 +305,18 @@ def droppable(connection: Connection, cutoff_ns: int) -> list[Partition]:
     return [p for p in partitions(connection) if p.upper_ns is not None and p.upper_ns <= cutoff_ns]
 
 
-def kept_range(candidates: list[Partition]) -> tuple[int, int] | None:
-    """The start times the candidate partitions cover (they are the oldest, contiguous):
-    retention's batches leave these spans to the partition drop."""
-    if not candidates:
-        return None
-    lower, upper = candidates[0].lower_ns, candidates[-1].upper_ns
-    assert lower is not None and upper is not None
-    return lower, upper
+def ranges_of(candidates: list[Partition]) -> list[tuple[int, int]]:
+    """The start times the candidate partitions cover, adjacent ones merged: retention's
+    batches leave these spans to the partition drop. Not one hull: a gap between two
+    partitions is the default partition's, whose spans always go by batches."""
+    merged: list[tuple[int, int]] = []
+    for partition in candidates:
+        assert partition.lower_ns is not None and partition.upper_ns is not None
+        if merged and merged[-1][1] == partition.lower_ns:
+            merged[-1] = (merged[-1][0], partition.upper_ns)
+        else:
+            merged.append((partition.lower_ns, partition.upper_ns))
+    return merged
 
 
 def drop_expired(engine: sa.Engine, candidates: list[Partition]) -> Dropped:

@@ -120,7 +120,7 @@ def delete_before(
     if project_id is None and engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             candidates = partitions.droppable(connection, cutoff_ns)
-    left_to_drop = partitions.kept_range(candidates)
+    left_to_drop = partitions.ranges_of(candidates)
     done = Deleted()
     previous: TraceKeys = {}
     while True:
@@ -162,7 +162,7 @@ def _delete_batch(
     project_id: int | None,
     batch_traces: int,
     done: Deleted,
-    left_to_drop: tuple[int, int] | None = None,
+    left_to_drop: Sequence[tuple[int, int]] = (),
 ) -> tuple[TraceKeys, Deleted] | None:
     """One batch in the caller's transaction: the traces it deleted and the new totals,
     or None when no trace is left to delete."""
@@ -205,7 +205,7 @@ def _delete_dependents(
     connection: sa.Connection,
     project_id: int,
     trace_ids: Sequence[str],
-    left_to_drop: tuple[int, int] | None = None,
+    left_to_drop: Sequence[tuple[int, int]] = (),
 ) -> tuple[int, int, int]:
     """Spans (with their costs), log records, scores and runaway flags of the traces;
     not the spans that started in ``left_to_drop`` (partitions dropped afterwards)."""
@@ -213,9 +213,15 @@ def _delete_dependents(
     connection.execute(
         sa.delete(SpanCost).where(SpanCost.span_pk.in_(sa.select(Span.id).where(*of_spans)))
     )
-    if left_to_drop is not None:
-        lower, upper = left_to_drop
-        of_spans += (sa.or_(Span.start_time_ns < lower, Span.start_time_ns >= upper),)
+    if left_to_drop:
+        of_spans += (
+            ~sa.or_(
+                *(
+                    sa.and_(Span.start_time_ns >= lower, Span.start_time_ns < upper)
+                    for lower, upper in left_to_drop
+                )
+            ),
+        )
     spans = connection.execute(sa.delete(Span).where(*of_spans)).rowcount
     logs = connection.execute(
         sa.delete(LogRecord).where(

@@ -78,12 +78,12 @@ def converted(server: Server) -> dict[str, list[str]]:
     sent = {
         "old": send_traces(server, OLD, [10, 8]),
         "recent": send_traces(server, OLD, [1, 0]),
-        "other": send_traces(server, OTHER, [9, 0]),
+        "other": send_traces(server, OTHER, [9, 6, 0]),
     }
     before = {project: rows(server, project) for project in (OLD, OTHER)}
     code, stdout, stderr = partition_spans(server.database_url, "--interval", "day")
     assert code == 0, stderr
-    assert "partitioned spans by day: 18 spans copied into" in stdout
+    assert "partitioned spans by day: 21 spans copied into" in stdout
     assert {project: rows(server, project) for project in (OLD, OTHER)} == before
     return sent
 
@@ -139,7 +139,7 @@ def test_conversion_changes_three_keys_and_is_harmless_twice(
     names = partition_names(server)
     # One for each day that held spans, and today's and the next seven days'.
     now = time.time_ns()
-    held = {day_partition(now - age * DAY) for age in (10, 9, 8, 1)}
+    held = {day_partition(now - age * DAY) for age in (10, 9, 8, 6, 1)}
     ahead = {day_partition(now + days * DAY) for days in range(8)}
     assert names == held | ahead | {"spans_default"}
 
@@ -248,6 +248,10 @@ def test_retention_drops_old_partitions_and_keeps_every_span_of_live_traces(
         SpanSpec(trace, ids.span(), "step", now - 1000, now - 10, root),
     ]
     assert post(server.url, request(long_running), project=project).status_code == 200
+    # Day -7 has no partition (no span was stored then): this one goes to the default
+    # partition, between two that retention drops, and must go by batches.
+    send_traces(server, "part-gap", [7], whole=False)
+    assert set(partitions_of(server).values()) >= {"spans_default"}
     before_live = rows(server, project)
     before_recent = rows(server, OLD)
     old, recent = set(converted["old"]), set(converted["recent"])
@@ -281,5 +285,7 @@ def test_retention_drops_old_partitions_and_keeps_every_span_of_live_traces(
             sa.select(sa.func.count()).select_from(Trace).where(Trace.end_time_ns < cutoff)
         )
     assert orphans == 0 and expired == 0
-    # The 1999 span of part-far went by batches, from the default partition.
+    # The 1999 span of part-far and the day -7 trace went by batches, from the default
+    # partition.
     assert server.count(Span, "part-far") == 1
+    assert server.count(Span, "part-gap") == server.count(Trace, "part-gap") == 0
