@@ -9,6 +9,11 @@ so its whole store is older than any ``--older-than`` age: the cutoff here is ab
 the end time that splits the stored traces at ``--fraction`` (half by default). A
 SQLite store is copied first (``--store``), so the same store serves every run.
 
+``--partitioned day`` (PostgreSQL) first converts the store (``reasonlens db
+partition-spans``, timed: how long spans stay locked), so the deletion drops the old
+partitions whole and deletes the rest by batches. The conversion is for good: run the
+two modes on copies (``CREATE DATABASE b TEMPLATE a``).
+
 Phase 1 sends ``--live-spans`` of fresh traces (other ids, dated after the cutoff) and
 measures the ingest rate and ack latency. Phase 2 starts the deletion in a process of its
 own and sends the same traffic until it ends; the deletion rate is traces (and spans)
@@ -31,6 +36,7 @@ import sqlalchemy as sa
 
 from bench.ingest import HEADERS, Run, send_all
 from bench.payloads import Payloads
+from store import partitions
 from store.engine import create_engine
 from store.models import Span, Trace
 from store.retention import delete_before
@@ -44,7 +50,10 @@ def _delete(url: str, cutoff_ns: int, batch: int, result: multiprocessing.Queue)
     engine = create_engine(url)
     try:
         done = delete_before(engine, cutoff_ns, batch_traces=batch)
-        result.put((done.traces, done.spans, done.batches, done.seconds))
+        result.put(
+            (done.traces, done.spans, done.batches, done.seconds, done.partitions,
+             done.partition_lock_s)
+        )  # fmt: skip
     finally:
         engine.dispose()
 
@@ -90,9 +99,16 @@ def main() -> None:
     parser.add_argument("--live-spans", type=int, default=100_000, help="phase 1 traffic")
     parser.add_argument("--request-spans", type=int, default=500, help="spans per request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    parser.add_argument(
+        "--partitioned",
+        choices=[interval.value for interval in partitions.Interval],
+        help="partition the store's spans first (PostgreSQL --db; for good)",
+    )
     args = parser.parse_args()
     if bool(args.store) == bool(args.db):
         parser.error("give --store or --db")
+    if args.partitioned and not args.db:
+        parser.error("--partitioned needs a PostgreSQL --db")
 
     workdir = Path(tempfile.mkdtemp(prefix="rl-retention-"))
     if args.store:
@@ -104,6 +120,19 @@ def main() -> None:
               f"{time.perf_counter() - copied:.0f} s")  # fmt: skip
     else:
         url = args.db
+    if args.partitioned:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            interval = partitions.Interval(args.partitioned)
+            converted = partitions.convert(connection, interval, time.time_ns())
+        if converted is not None:
+            partitions.analyze(engine)
+        engine.dispose()
+        if converted is not None:
+            print(
+                f"partitioned by {args.partitioned}: {converted.spans:,} spans copied, "
+                f"spans locked {converted.seconds:.1f} s"
+            )
     server = Server(url).start()
     try:
         cutoff_ns, expired_traces, expired_spans = _cutoff(server.engine, args.fraction)
@@ -144,12 +173,14 @@ def main() -> None:
                 during.statuses[status] = during.statuses.get(status, 0) + count
         during.seconds = time.perf_counter() - began
         deleter.join()
-        traces, spans, batches, seconds = result.get(timeout=10)
+        traces, spans, batches, seconds, dropped, lock_s = result.get(timeout=10)
         print(
             f"retention              {traces:>8,} traces ({spans:,} spans, {batches:,} batches) "
             f"in {seconds:6.1f} s = {traces / seconds:7,.0f} traces/s, "
             f"{spans / seconds:,.0f} spans/s"
         )
+        if args.partitioned:
+            print(f"  {dropped} partitions dropped whole, spans locked at most {lock_s:.3f} s")
         _report("ingest during it", during)
 
         sent = (next_batch - LIVE_FIRST_BATCH) * per_request

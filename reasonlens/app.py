@@ -31,6 +31,7 @@ from evals.worker import JobWorker
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
+from store.partition_schedule import PartitionSchedule
 from store.principals import Credentials
 from store.retention_schedule import RetentionSchedule
 from web import errors
@@ -110,6 +111,14 @@ def create_app(settings: Settings) -> FastAPI:
                 )
                 retention.start()
                 stack.callback(retention.stop)
+            if not sqlite:  # only PostgreSQL stores are ever partitioned
+                partitions = PartitionSchedule(
+                    engine,
+                    interval_s=settings.partition_check_seconds,
+                    lease_s=settings.job_lease_seconds,
+                )
+                partitions.start()
+                stack.callback(partitions.stop)
             for _ in range(settings.eval_workers):
                 worker = JobWorker(
                     engine,

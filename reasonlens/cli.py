@@ -154,6 +154,25 @@ def db_upgrade(db: DbOption = None) -> None:
     typer.echo(f"database at revision {migrations.current_revision(engine)}")
 
 
+@db_app.command("partition-spans")
+def db_partition_spans(
+    interval: Annotated[
+        str, typer.Option(help="One partition per day, week or month of span start times.")
+    ] = "day",
+    db: DbOption = None,
+) -> None:
+    """Partition spans by start time (PostgreSQL), so retention drops old partitions whole.
+
+    Copies every span into the partitioned table in one transaction, holding spans
+    locked meanwhile (ingest waits). Running it again changes nothing. Exits 2 on SQLite
+    or a bad --interval, changing nothing.
+    """
+    from reasonlens.partition_command import partition_spans_command
+
+    settings = _settings(database_url=db)
+    raise typer.Exit(partition_spans_command(interval, settings.database_url))
+
+
 @app.command()
 def reprice(
     since: Annotated[

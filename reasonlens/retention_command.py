@@ -59,4 +59,9 @@ def retention_command(
         f"records, {done.scores:,} scores){where} that ended before {before}, "
         f"in {done.seconds:.1f} s ({done.batches:,} batches)"
     )
+    if done.partitions:
+        said(
+            f"{done.partitions:,} partitions dropped whole (spans locked at most "
+            f"{done.partition_lock_s * 1000:.0f} ms)"
+        )
     return OK

@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(
         3600.0, gt=0, description="How often the retention (retention_days) runs."
     )
+    partition_check_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often a server or worker makes the partitions of spans due soon, on "
+        "a PostgreSQL store partitioned by `reasonlens db partition-spans` (one at a time).",
+    )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",

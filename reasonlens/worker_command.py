@@ -12,6 +12,7 @@ import migrations
 from evals.worker import JobWorker
 from reasonlens.settings import Settings
 from store.engine import create_engine
+from store.partition_schedule import PartitionSchedule
 from store.retention_schedule import RetentionSchedule
 
 
@@ -41,12 +42,20 @@ def run_worker(settings: Settings) -> int:
             lease_s=settings.job_lease_seconds,
         )
         retention.start()
+    partitions = None
+    if engine.dialect.name == "postgresql":  # only PostgreSQL stores are ever partitioned
+        partitions = PartitionSchedule(
+            engine, interval_s=settings.partition_check_seconds, lease_s=settings.job_lease_seconds
+        )
+        partitions.start()
     typer.echo(f"reasonlens worker {worker.name}: running due eval jobs", err=True)
     try:
         worker.loop()
     finally:
         if retention is not None:
             retention.stop()
+        if partitions is not None:
+            partitions.stop()
         engine.dispose()
     typer.echo(f"reasonlens worker {worker.name}: stopped", err=True)
     return 0

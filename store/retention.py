@@ -29,6 +29,7 @@ so they stay right as both go together. Running it twice deletes nothing more.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from store import partitions
 from store.models import LogRecord, Runaway, Score, Span, SpanCost, Trace
 from store.rollup import refresh_rollups
 
@@ -58,6 +60,10 @@ class Deleted:
     seconds: float = 0.0
     # False when ``keep_going`` stopped the run before it was done.
     finished: bool = True
+    # On a partitioned store (store/partitions.py): partitions dropped whole (their
+    # spans are counted in ``spans``), and the longest time one drop held ``spans``.
+    partitions: int = 0
+    partition_lock_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,22 +104,35 @@ def delete_before(
     pause_s: float | None = None,
     keep_going: KeepGoing | None = None,
 ) -> Deleted:
-    """Delete the traces that ended before ``cutoff_ns`` (in one project, or all)."""
+    """Delete the traces that ended before ``cutoff_ns`` (in one project, or all).
+
+    On a partitioned store (PostgreSQL, every project) the batches leave the spans of
+    the partitions that ended by the cutoff, and those partitions are then dropped
+    whole where no stored trace has a span in them (``partitions.drop_expired``); the
+    spans of one that could not go are deleted by batches after all.
+    """
     if batch_traces < 1:
         raise ValueError("batch_traces must be at least 1")
     if pause_s is None:
         pause_s = SQLITE_PAUSE_S if engine.dialect.name == "sqlite" else POSTGRESQL_PAUSE_S
     began = time.perf_counter()
+    candidates: list[partitions.Partition] = []
+    if project_id is None and engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            candidates = partitions.droppable(connection, cutoff_ns)
+    left_to_drop = partitions.ranges_of(candidates)
     done = Deleted()
     previous: TraceKeys = {}
     while True:
         with engine.begin() as connection:
-            batch = _delete_batch(connection, cutoff_ns, project_id, batch_traces, done)
+            batch = _delete_batch(
+                connection, cutoff_ns, project_id, batch_traces, done, left_to_drop
+            )
             # After this batch's work, so that a span racing the previous one has had
             # time to commit.
             _restore_returned(connection, previous)
         if batch is None:
-            return _timed(done, began, finished=True)
+            break
         previous, done = batch
         if keep_going is not None and not keep_going(done):
             with engine.begin() as connection:
@@ -121,18 +140,20 @@ def delete_before(
             return _timed(done, began, finished=False)
         if pause_s:
             time.sleep(pause_s)
+    if candidates:
+        dropped = partitions.drop_expired(engine, candidates)
+        orphans = sum(partitions.delete_orphans(engine, kept) for kept in dropped.kept)
+        done = dataclasses.replace(
+            done,
+            spans=done.spans + dropped.spans + orphans,
+            partitions=len(dropped.partitions),
+            partition_lock_s=dropped.locked_s,
+        )
+    return _timed(done, began, finished=True)
 
 
 def _timed(done: Deleted, began: float, *, finished: bool) -> Deleted:
-    return Deleted(
-        done.traces,
-        done.spans,
-        done.log_records,
-        done.scores,
-        done.batches,
-        time.perf_counter() - began,
-        finished,
-    )
+    return dataclasses.replace(done, seconds=time.perf_counter() - began, finished=finished)
 
 
 def _delete_batch(
@@ -141,6 +162,7 @@ def _delete_batch(
     project_id: int | None,
     batch_traces: int,
     done: Deleted,
+    left_to_drop: Sequence[tuple[int, int]] = (),
 ) -> tuple[TraceKeys, Deleted] | None:
     """One batch in the caller's transaction: the traces it deleted and the new totals,
     or None when no trace is left to delete."""
@@ -165,27 +187,41 @@ def _delete_batch(
         keys[project].append(trace_id)
     spans = log_records = scores = 0
     for project, trace_ids in keys.items():
-        counts = _delete_dependents(connection, project, trace_ids)
+        counts = _delete_dependents(connection, project, trace_ids, left_to_drop)
         spans += counts[0]
         log_records += counts[1]
         scores += counts[2]
-    return dict(keys), Deleted(
-        done.traces + len(rows),
-        done.spans + spans,
-        done.log_records + log_records,
-        done.scores + scores,
-        done.batches + 1,
+    return dict(keys), dataclasses.replace(
+        done,
+        traces=done.traces + len(rows),
+        spans=done.spans + spans,
+        log_records=done.log_records + log_records,
+        scores=done.scores + scores,
+        batches=done.batches + 1,
     )
 
 
 def _delete_dependents(
-    connection: sa.Connection, project_id: int, trace_ids: Sequence[str]
+    connection: sa.Connection,
+    project_id: int,
+    trace_ids: Sequence[str],
+    left_to_drop: Sequence[tuple[int, int]] = (),
 ) -> tuple[int, int, int]:
-    """Spans (with their costs), log records, scores and runaway flags of the traces."""
+    """Spans (with their costs), log records, scores and runaway flags of the traces;
+    not the spans that started in ``left_to_drop`` (partitions dropped afterwards)."""
     of_spans = Span.project_id == project_id, Span.trace_id.in_(trace_ids)
     connection.execute(
         sa.delete(SpanCost).where(SpanCost.span_pk.in_(sa.select(Span.id).where(*of_spans)))
     )
+    if left_to_drop:
+        of_spans += (
+            ~sa.or_(
+                *(
+                    sa.and_(Span.start_time_ns >= lower, Span.start_time_ns < upper)
+                    for lower, upper in left_to_drop
+                )
+            ),
+        )
     spans = connection.execute(sa.delete(Span).where(*of_spans)).rowcount
     logs = connection.execute(
         sa.delete(LogRecord).where(

@@ -300,6 +300,8 @@ def test_the_setting_deletes_on_a_schedule(server: Server) -> None:
     with server.engine.connect() as connection:
         task = connection.execute(
             sa.select(PeriodicTask.name, PeriodicTask.last_result, PeriodicTask.next_run_at)
+            # On PostgreSQL the servers also keep the span partitions (a task of its own).
+            .where(PeriodicTask.name == "retention")
         ).one()
         audited = connection.scalars(
             sa.select(AuditEntry.detail).where(AuditEntry.actor == "retention")
