@@ -22,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -72,7 +74,7 @@ def _since(url: str, project: str, traces: int | None) -> str:
     return str(since)
 
 
-def one_run(url: str, project: str, since: str) -> dict[str, float]:
+def one_run(url: str, project: str, since: str) -> dict[str, Any]:
     """One run in this process (the parent starts a fresh process per run)."""
     engine = create_engine(url)
     suite = load_suite(SUITE.format(project=project, since=since))
@@ -99,6 +101,21 @@ def one_run(url: str, project: str, since: str) -> dict[str, float]:
     }
 
 
+def eval_runs(url: str, project: str, traces: int | None, repeat: int) -> Iterator[dict[str, Any]]:
+    """``repeat`` runs of the suite over the newest ``traces`` (all if None), each in a
+    fresh process so that its peak RSS is its own; the store is migrated first."""
+    engine = create_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    since = _since(url, project, traces)
+    for _ in range(repeat):
+        command = [sys.executable, "-m", "bench.evals", "--db", url, "--project", project]
+        output = subprocess.run(
+            [*command, "--child", since], check=True, capture_output=True, text=True
+        ).stdout
+        yield json.loads(output.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
@@ -110,17 +127,8 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(one_run(args.db, args.project, args.child)))
         return
-    engine = create_engine(args.db)
-    migrations.upgrade(engine)
-    engine.dispose()
-    since = _since(args.db, args.project, args.traces)
     results = []
-    for attempt in range(args.repeat):
-        command = [sys.executable, "-m", "bench.evals", "--db", args.db, "--project", args.project]
-        output = subprocess.run(
-            [*command, "--child", since], check=True, capture_output=True, text=True
-        ).stdout
-        result = json.loads(output.strip().splitlines()[-1])
+    for attempt, result in enumerate(eval_runs(args.db, args.project, args.traces, args.repeat)):
         results.append(result)
         print(
             f"run {attempt + 1}: {result['traces']:,} traces, {result['spans']:,} spans "
