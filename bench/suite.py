@@ -361,7 +361,7 @@ def build_store(report: Report, sizes: Sizes, directory: Path) -> str:
           f"{sum(map(len, bodies)) / spans:,.0f}", f"{run.rate:,.0f}",
           mib(sampler.main_peak), mib(sampler.tree_peak)]],
     )  # fmt: skip
-    report.add(f"(Generating the demo's traffic took {generated:.0f} s, outside the rate.)")
+    report.add(f"(Generating the demo's traffic took {generated:.0f} s, outside the rate.)", "")
     return url
 
 
@@ -469,7 +469,9 @@ def main() -> None:
         f"# Benchmark suite, {now:%Y-%m-%d %H:%M} UTC ({'quick' if args.quick else 'full'})",
         "",
         f"Commit {_commit()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at "
-        f"the start. Sizes: {sizes}.",
+        f"the start. Spans per door {sizes.spans:,}, per peer and door {sizes.peer_spans:,}; "
+        f"latency {sizes.latency_seconds:.0f} s of offered load per door; store "
+        f"{sizes.store_spans:,} spans; {sizes.repeat} requests per query or page.",
         "",
     )
     workdir = Path(tempfile.mkdtemp(prefix="rl-suite-"))
