@@ -477,19 +477,20 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="rl-suite-"))
     try:
         with stage(report, "Ingest: reasonlens per OTLP door, and its peers on the same bodies"):
-            doors = [
-                ingest_door(protocol, index, sizes, workdir)
-                for index, protocol in enumerate(PROTOCOLS)
-            ]
-            peers = []
+            doors = []
+            for index, protocol in enumerate(PROTOCOLS):
+                door = ingest_door(protocol, index, sizes, workdir)
+                doors.append(door)
+                print(f"reasonlens {protocol}: {door.saturation.rate:,.0f} spans/s, ack p50 "
+                      f"{ms(door.latency.p(0.5))} ms at 50%", flush=True)  # fmt: skip
+            peers: list[PeerResult] = []
             if not args.no_peers:
                 from bench.peers.mlflow import run_mlflow
                 from bench.peers.phoenix import run_phoenix
 
-                peers = [
-                    peer_doors("Phoenix", run_phoenix, sizes, workdir),
-                    peer_doors("MLflow", run_mlflow, sizes, workdir),
-                ]
+                for name, start in (("Phoenix", run_phoenix), ("MLflow", run_mlflow)):
+                    peers.append(peer_doors(name, start, sizes, workdir))
+                    print(f"{name}: {peers[-1].missing or 'measured'}", flush=True)
             report_ingest(report, doors, peers)
         if not args.no_store:
             if args.store_db:
