@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -93,12 +94,23 @@ def one_run(url: str, project: str, since: str) -> dict[str, Any]:
         "spans": spans or 0,
         "wall_s": wall,
         "traces_per_s": traces / wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        # The reading and writing processes of a large run: the larger one's peak.
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child started by
+        # a large parent (bench.suite, after building a 1M-span store) reported the
+        # parent's size. VmHWM belongs to the process's own memory map.
+        "peak_rss_mb": _vm_hwm_kib() / 1024,
+        # The reading and writing processes of a large run: the larger one's peak. Their
+        # ru_maxrss starts at this runner's RSS when they were spawned: an upper bound.
         "stage_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "status": result.status,
         "timings": result.summary.get("timings", {}),
     }
+
+
+def _vm_hwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux
 
 
 def eval_runs(url: str, project: str, traces: int | None, repeat: int) -> Iterator[dict[str, Any]]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -39,6 +40,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -336,13 +338,42 @@ def report_ingest(report: Report, doors: list[Door], peers: list[PeerResult]) ->
 # Stages 3-6: the store
 
 
+@dataclass(frozen=True)
+class Built:
+    spans: int
+    bytes_per_span: float
+    rate: float
+    server_peak: int
+    tree_peak: int
+    generated_s: float
+
+
 def build_store(report: Report, sizes: Sizes, directory: Path) -> str:
-    """The demo's traffic at ``sizes.store_spans`` over HTTP protobuf into a fresh store."""
+    """The demo's traffic at ``sizes.store_spans`` over HTTP protobuf into a fresh store.
+
+    In a spawned process: a million generated spans and their bodies take ~7 GB, which
+    this process would keep (CPython returns little to the system) and hand on to every
+    process it starts afterwards, whose ru_maxrss then reports it (bench/evals.py).
+    """
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     url = f"sqlite:///{directory / 'reasonlens.db'}"
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        built = pool.submit(_build, url, sizes.store_spans).result()
+    report.table(
+        ["store", "spans", "bytes/span", "ingest spans/s", "server RSS peak", "with workers"],
+        [[str(directory / "reasonlens.db"), f"{built.spans:,}", f"{built.bytes_per_span:,.0f}",
+          f"{built.rate:,.0f}", mib(built.server_peak), mib(built.tree_peak)]],
+    )  # fmt: skip
+    report.add(
+        f"(Generating the demo's traffic took {built.generated_s:.0f} s, outside the rate.)", ""
+    )
+    return url
+
+
+def _build(url: str, spans: int) -> Built:
     generated = time.perf_counter()
-    bodies, spans = demo_bodies(sizes.store_spans, BATCH)
+    bodies, spans = demo_bodies(spans, BATCH)
     generated = time.perf_counter() - generated
     server = Server(url).start()
     try:
@@ -355,14 +386,8 @@ def build_store(report: Report, sizes: Sizes, directory: Path) -> str:
         _check(run, server, spans)
     finally:
         server.close()
-    report.table(
-        ["store", "spans", "bytes/span", "ingest spans/s", "server RSS peak", "with workers"],
-        [[str(directory / "reasonlens.db"), f"{spans:,}",
-          f"{sum(map(len, bodies)) / spans:,.0f}", f"{run.rate:,.0f}",
-          mib(sampler.main_peak), mib(sampler.tree_peak)]],
-    )  # fmt: skip
-    report.add(f"(Generating the demo's traffic took {generated:.0f} s, outside the rate.)", "")
-    return url
+    size = sum(map(len, bodies)) / spans
+    return Built(spans, size, run.rate, sampler.main_peak, sampler.tree_peak, generated)
 
 
 def timing_rows(timings: list[Timing]) -> list[list[str]]:
@@ -429,6 +454,25 @@ def evals(report: Report, sizes: Sizes, url: str) -> None:
     )  # fmt: skip
 
 
+def ingest(report: Report, sizes: Sizes, workdir: Path, *, peers: bool) -> None:
+    with stage(report, "Ingest: reasonlens per OTLP door, and its peers on the same bodies"):
+        doors = []
+        for index, protocol in enumerate(PROTOCOLS):
+            door = ingest_door(protocol, index, sizes, workdir)
+            doors.append(door)
+            print(f"reasonlens {protocol}: {door.saturation.rate:,.0f} spans/s, ack p50 "
+                  f"{ms(door.latency.p(0.5))} ms at 50%", flush=True)  # fmt: skip
+        results: list[PeerResult] = []
+        if peers:
+            from bench.peers.mlflow import run_mlflow
+            from bench.peers.phoenix import run_phoenix
+
+            for name, start in (("Phoenix", run_phoenix), ("MLflow", run_mlflow)):
+                results.append(peer_doors(name, start, sizes, workdir))
+                print(f"{name}: {results[-1].missing or 'measured'}", flush=True)
+        report_ingest(report, doors, results)
+
+
 # The run
 
 
@@ -447,6 +491,7 @@ def main() -> None:
     parser.add_argument("--peer-spans", type=int, help="spans per peer and door")
     parser.add_argument("--store-spans", type=int, help="demo spans in the store")
     parser.add_argument("--store-db", help="reuse this store (built by this code) for 4-6")
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest stages")
     parser.add_argument("--no-peers", action="store_true", help="skip Phoenix and MLflow")
     parser.add_argument("--no-store", action="store_true", help="stop after the ingest stages")
     parser.add_argument("--out", type=Path, help="the markdown file (default bench/out/...)")
@@ -476,22 +521,8 @@ def main() -> None:
     )
     workdir = Path(tempfile.mkdtemp(prefix="rl-suite-"))
     try:
-        with stage(report, "Ingest: reasonlens per OTLP door, and its peers on the same bodies"):
-            doors = []
-            for index, protocol in enumerate(PROTOCOLS):
-                door = ingest_door(protocol, index, sizes, workdir)
-                doors.append(door)
-                print(f"reasonlens {protocol}: {door.saturation.rate:,.0f} spans/s, ack p50 "
-                      f"{ms(door.latency.p(0.5))} ms at 50%", flush=True)  # fmt: skip
-            peers: list[PeerResult] = []
-            if not args.no_peers:
-                from bench.peers.mlflow import run_mlflow
-                from bench.peers.phoenix import run_phoenix
-
-                for name, start in (("Phoenix", run_phoenix), ("MLflow", run_mlflow)):
-                    peers.append(peer_doors(name, start, sizes, workdir))
-                    print(f"{name}: {peers[-1].missing or 'measured'}", flush=True)
-            report_ingest(report, doors, peers)
+        if not args.no_ingest:
+            ingest(report, sizes, workdir, peers=not args.no_peers)
         if not args.no_store:
             if args.store_db:
                 url = args.store_db
