@@ -10,11 +10,12 @@ real server; the figures are wall-clock per request as a client sees it on loopb
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
+from collections.abc import Iterator
 
 import httpx
 
+from bench.latency import Timing
 from tests.server import Server
 
 QUERIES: dict[str, dict[str, str]] = {
@@ -51,6 +52,15 @@ def timed(client: httpx.Client, params: dict[str, str]) -> float:
     return (time.perf_counter() - started) / pages
 
 
+def query_timings(
+    client: httpx.Client, queries: dict[str, dict[str, str]], repeat: int
+) -> Iterator[Timing]:
+    """Each query ``repeat`` times after one warm-up, as it finishes."""
+    for name, params in queries.items():
+        timed(client, params)
+        yield Timing(name, tuple(timed(client, params) for _ in range(repeat)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -63,12 +73,9 @@ def main() -> None:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             total = client.get("/api/traces", params={"limit": 1}).json()
             assert total["traces"], "the store is empty"
-            for name, params in QUERIES.items():
-                timed(client, params)
-                samples = sorted(timed(client, params) for _ in range(args.repeat))
-                p95 = samples[int(len(samples) * 0.95) - 1]
-                print(f"{name:24} median {statistics.median(samples) * 1000:7.1f} ms   "
-                      f"p95 {p95 * 1000:7.1f} ms")  # fmt: skip
+            for timing in query_timings(client, QUERIES, args.repeat):
+                print(f"{timing.name:24} median {timing.median * 1000:7.1f} ms   "
+                      f"p95 {timing.p95 * 1000:7.1f} ms")  # fmt: skip
     finally:
         server.close()
 

@@ -22,6 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -72,7 +75,7 @@ def _since(url: str, project: str, traces: int | None) -> str:
     return str(since)
 
 
-def one_run(url: str, project: str, since: str) -> dict[str, float]:
+def one_run(url: str, project: str, since: str) -> dict[str, Any]:
     """One run in this process (the parent starts a fresh process per run)."""
     engine = create_engine(url)
     suite = load_suite(SUITE.format(project=project, since=since))
@@ -91,12 +94,38 @@ def one_run(url: str, project: str, since: str) -> dict[str, float]:
         "spans": spans or 0,
         "wall_s": wall,
         "traces_per_s": traces / wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        # The reading and writing processes of a large run: the larger one's peak.
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child started by
+        # a large parent (bench.suite, after building a 1M-span store) reported the
+        # parent's size. VmHWM belongs to the process's own memory map.
+        "peak_rss_mb": _vm_hwm_kib() / 1024,
+        # The reading and writing processes of a large run: the larger one's peak. Their
+        # ru_maxrss starts at this runner's RSS when they were spawned: an upper bound.
         "stage_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "status": result.status,
         "timings": result.summary.get("timings", {}),
     }
+
+
+def _vm_hwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux
+
+
+def eval_runs(url: str, project: str, traces: int | None, repeat: int) -> Iterator[dict[str, Any]]:
+    """``repeat`` runs of the suite over the newest ``traces`` (all if None), each in a
+    fresh process so that its peak RSS is its own; the store is migrated first."""
+    engine = create_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    since = _since(url, project, traces)
+    for _ in range(repeat):
+        command = [sys.executable, "-m", "bench.evals", "--db", url, "--project", project]
+        output = subprocess.run(
+            [*command, "--child", since], check=True, capture_output=True, text=True
+        ).stdout
+        yield json.loads(output.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -110,17 +139,8 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(one_run(args.db, args.project, args.child)))
         return
-    engine = create_engine(args.db)
-    migrations.upgrade(engine)
-    engine.dispose()
-    since = _since(args.db, args.project, args.traces)
     results = []
-    for attempt in range(args.repeat):
-        command = [sys.executable, "-m", "bench.evals", "--db", args.db, "--project", args.project]
-        output = subprocess.run(
-            [*command, "--child", since], check=True, capture_output=True, text=True
-        ).stdout
-        result = json.loads(output.strip().splitlines()[-1])
+    for attempt, result in enumerate(eval_runs(args.db, args.project, args.traces, args.repeat)):
         results.append(result)
         print(
             f"run {attempt + 1}: {result['traces']:,} traces, {result['spans']:,} spans "

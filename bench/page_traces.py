@@ -21,13 +21,14 @@ import argparse
 import csv
 import io
 import re
-import statistics
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
+from bench.latency import Timing
 from tests.server import Server
 
 PROJECT = "default"
@@ -61,15 +62,36 @@ def timed(client: httpx.Client, url: str) -> tuple[float, str]:
     return elapsed, response.text
 
 
-def measure(client: httpx.Client, name: str, url: str, repeat: int) -> str:
-    """Times ``url``; returns the page, for the links on it."""
+def time_page(client: httpx.Client, name: str, url: str, repeat: int) -> tuple[Timing, str]:
+    """Times ``url``; returns the timing and the page, for the links on it."""
     _, body = timed(client, url)  # warm-up
-    samples = sorted(timed(client, url)[0] for _ in range(repeat))
-    p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
+    samples = tuple(timed(client, url)[0] for _ in range(repeat))
     rows = body.count('class="trace-link"') or body.count('class="session-link')
-    print(f"{name:28} median {statistics.median(samples) * 1000:7.1f} ms   "
-          f"p95 {p95 * 1000:7.1f} ms   {rows:3} rows")  # fmt: skip
-    return body
+    return Timing(name, samples, rows), body
+
+
+def page_timings(client: httpx.Client, repeat: int) -> Iterator[Timing]:
+    """Every page of the benchmark, as each finishes: /traces with each filter and sort,
+    three pages through a cursor, /sessions and its second page, one session."""
+    base = f"/traces?project={PROJECT}"
+    for name, params in TRACE_PAGES.items():
+        query = "".join(f"&{key}={value}" for key, value in params.items())
+        timing, body = time_page(client, name, base + query, repeat)
+        yield timing
+    timing, body = time_page(client, "agent (page 1)", f"{base}&agent=support", repeat)
+    yield timing
+    for page in (2, 3):
+        timing, body = time_page(client, f"agent (page {page})", next_href(body, "/traces"),
+                                 repeat)  # fmt: skip
+        yield timing
+    timing, sessions = time_page(client, "/sessions", f"/sessions?project={PROJECT}", repeat)
+    yield timing
+    timing, later = time_page(client, "/sessions page 2", next_href(sessions, "/sessions"),
+                              repeat)  # fmt: skip
+    yield timing
+    found = _SESSION.search(later)
+    assert found, "no session listed"
+    yield time_page(client, "/sessions/{id}", found.group(1).replace("&amp;", "&"), repeat)[0]
 
 
 def next_href(body: str, path: str) -> str:
@@ -124,20 +146,9 @@ def main() -> None:
     try:
         with httpx.Client(base_url=server.url, timeout=600) as client:
             time.sleep(2)  # let the upkeep thread's ANALYZE at start finish
-            base = f"/traces?project={PROJECT}"
-            for name, params in TRACE_PAGES.items():
-                query = "".join(f"&{key}={value}" for key, value in params.items())
-                body = measure(client, name, base + query, args.repeat)
-            body = measure(client, "agent (page 1)", f"{base}&agent=support", args.repeat)
-            for page in (2, 3):
-                body = measure(client, f"agent (page {page})", next_href(body, "/traces"),
-                               args.repeat)  # fmt: skip
-            sessions = measure(client, "/sessions", f"/sessions?project={PROJECT}", args.repeat)
-            later = measure(client, "/sessions page 2", next_href(sessions, "/sessions"),
-                            args.repeat)  # fmt: skip
-            found = _SESSION.search(later)
-            assert found, "no session listed"
-            measure(client, "/sessions/{id}", found.group(1).replace("&amp;", "&"), args.repeat)
+            for timing in page_timings(client, args.repeat):
+                print(f"{timing.name:28} median {timing.median * 1000:7.1f} ms   "
+                      f"p95 {timing.p95 * 1000:7.1f} ms   {timing.rows:3} rows")  # fmt: skip
             if not args.no_csv:
                 export_csv(client, server.process.pid)
     finally:

@@ -26,16 +26,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import sqlite3
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench.peers.process import (
+    PeerError,
+    count_rows,
+    free_port,
+    kill_group,
+    process_tree,
+    require_free,
+    status_kib,
+    stop_group,
+    wait_for_spans,
+    wait_ready,
+)
 
 __all__ = [
     "DEFAULT_VENV",
@@ -60,8 +68,8 @@ _LOG_NAME = "phoenix.log"
 _SCRUBBED_PREFIXES = ("PHOENIX_", "OTEL_", "PYTHON", "VIRTUAL_ENV")
 
 
-class PhoenixError(RuntimeError):
-    """Phoenix did not start, died, or did not store the spans in time."""
+PhoenixError = PeerError
+"""Phoenix did not start, died, or did not store the spans in time."""
 
 
 @dataclass
@@ -73,6 +81,7 @@ class PhoenixServer:
     http_port: int
     grpc_port: int
     version: str
+    name: str = "Phoenix"
     startup_seconds: float = 0.0
     """From spawning the process until ``/readyz`` answered 200 (includes migrations)."""
     _peak_rss: int = field(default=0, repr=False)
@@ -95,36 +104,13 @@ class PhoenixServer:
         return self.workdir / _LOG_NAME
 
     def count_spans(self) -> int:
-        """Spans committed to Phoenix's database, hence queryable through its API.
-
-        Opens the database read-only for each call so that no connection of ours
-        holds a WAL snapshot or a lock that could slow Phoenix's writer. Returns 0
-        while the database or the ``spans`` table does not exist yet, and retries
-        briefly if SQLite reports the database busy or locked.
-        """
+        """Spans committed to Phoenix's database, hence queryable through its API."""
         self.sample_rss()
-        if not self.db_path.exists():
-            return 0
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                with contextlib.closing(
-                    sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1.0)
-                ) as conn:
-                    row = conn.execute("SELECT count(*) FROM spans").fetchone()
-                return int(row[0])
-            except sqlite3.OperationalError as exc:
-                message = str(exc)
-                if "no such table" in message:
-                    return 0
-                transient = "locked" in message or "busy" in message or "unable to open" in message
-                if not transient or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        return count_rows(self.db_path, "SELECT count(*) FROM spans")
 
     def rss_bytes(self) -> int:
         """Current resident memory of Phoenix's process tree (0 once it has exited)."""
-        return sum(_status_kib(pid, "VmRSS") * 1024 for pid in _process_tree(self.process.pid))
+        return sum(status_kib(pid, "VmRSS") * 1024 for pid in process_tree(self.process.pid))
 
     def sample_rss(self) -> int:
         """Fold the current RSS into :attr:`peak_rss_bytes` and return it.
@@ -134,7 +120,7 @@ class PhoenixServer:
         between samples; the tree-wide sum catches any child processes.
         """
         rss = self.rss_bytes()
-        hwm = _status_kib(self.process.pid, "VmHWM") * 1024
+        hwm = status_kib(self.process.pid, "VmHWM") * 1024
         self._peak_rss = max(self._peak_rss, rss, hwm)
         return rss
 
@@ -152,17 +138,6 @@ class PhoenixServer:
         except OSError:
             return "<no log>"
         return data[-max_bytes:].decode("utf-8", "replace")
-
-
-def free_port() -> int:
-    """A TCP port that is free right now on all interfaces.
-
-    All interfaces, because Phoenix's gRPC server binds ``[::]`` whatever
-    ``PHOENIX_HOST`` says.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("", 0))
-        return int(sock.getsockname()[1])
 
 
 def phoenix_version(venv: Path = DEFAULT_VENV) -> str:
@@ -197,7 +172,7 @@ def run_phoenix(
     workdir.mkdir(parents=True, exist_ok=True)
     grpc_port = free_port() if grpc_port is None else grpc_port
     for port in (http_port, grpc_port):
-        _require_free(port)
+        require_free(port)
 
     env = _child_env(workdir, http_port, grpc_port)
     env.update(extra_env or {})
@@ -214,51 +189,16 @@ def run_phoenix(
         )
     server = PhoenixServer(process, workdir, http_port, grpc_port, version)
     try:
-        _wait_ready(server, startup_timeout)
+        wait_ready(
+            process, f"{server.base_url}/readyz", startup_timeout, server.log_tail, "Phoenix"
+        )
         server.startup_seconds = time.monotonic() - started
         yield server
     except BaseException:
-        _kill_group(process)
+        kill_group(process)
         raise
     else:
         _stop(server)
-
-
-def wait_for_spans(
-    server: PhoenixServer,
-    expected: int,
-    timeout: float,
-    *,
-    since: float | None = None,
-    poll_interval: float = 0.1,
-) -> float:
-    """Block until Phoenix has stored ``expected`` spans; return the elapsed seconds.
-
-    Elapsed time runs from ``since`` (a ``time.perf_counter()`` value, e.g. taken
-    just before the first POST) or else from this call. The poll is a cheap
-    ``count(*)``; keep ``poll_interval`` coarse enough not to steal CPU from
-    Phoenix on a small machine. Raises :class:`PhoenixError` on timeout or if
-    Phoenix exits.
-    """
-    start = time.perf_counter() if since is None else since
-    deadline = time.perf_counter() + timeout
-    count = 0
-    while True:
-        count = server.count_spans()
-        now = time.perf_counter()
-        if count >= expected:
-            return now - start
-        if server.process.poll() is not None:
-            raise PhoenixError(
-                f"Phoenix exited ({server.process.returncode}) with {count}/{expected} spans "
-                f"stored; log tail:\n{server.log_tail()}"
-            )
-        if now > deadline:
-            raise PhoenixError(
-                f"only {count}/{expected} spans stored after {timeout:.0f}s; log tail:\n"
-                f"{server.log_tail()}"
-            )
-        time.sleep(poll_interval)
 
 
 def _child_env(workdir: Path, http_port: int, grpc_port: int) -> dict[str, str]:
@@ -287,85 +227,7 @@ def _child_env(workdir: Path, http_port: int, grpc_port: int) -> dict[str, str]:
     return env
 
 
-def _require_free(port: int) -> None:
-    """Fail early: with the port taken, readiness polling could hit another server."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("", port))
-        except OSError as exc:
-            raise PhoenixError(f"port {port} is already in use") from exc
-
-
-def _wait_ready(server: PhoenixServer, timeout: float) -> None:
-    """Poll ``/readyz`` (200 once the app is up and its database answers)."""
-    deadline = time.monotonic() + timeout
-    url = f"{server.base_url}/readyz"
-    while True:
-        if server.process.poll() is not None:
-            raise PhoenixError(
-                f"Phoenix exited with code {server.process.returncode} during start-up; "
-                f"log tail:\n{server.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2.0) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            raise PhoenixError(
-                f"Phoenix not ready at {url} after {timeout:.0f}s; log tail:\n{server.log_tail()}"
-            )
-        time.sleep(0.1)
-
-
 def _stop(server: PhoenixServer, grace: float = 20.0) -> None:
     """SIGTERM and wait (uvicorn shuts down cleanly); SIGKILL the group if it hangs."""
-    process = server.process
     server.sample_rss()
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            return
-    # The group may still hold stragglers even after the leader has exited.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Kill Phoenix's whole process group; used on errors, where grace is pointless."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
-
-def _process_tree(root: int) -> list[int]:
-    """``root`` and its live descendants, via /proc/<pid>/task/*/children (Linux)."""
-    tree: list[int] = []
-    stack = [root]
-    while stack:
-        pid = stack.pop()
-        tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
-        if not tasks:
-            continue  # exited, or not Linux
-        tree.append(pid)
-        for children in tasks:
-            with contextlib.suppress(OSError):
-                stack.extend(int(child) for child in children.read_text().split())
-    return tree
-
-
-def _status_kib(pid: int, key: str) -> int:
-    """A numeric field of /proc/<pid>/status (kB for memory fields); 0 if unavailable."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    stop_group(server.process, grace)
