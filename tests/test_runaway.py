@@ -117,9 +117,15 @@ def test_a_looping_trace_is_flagged_before_it_ends(server: Server) -> None:
     assert (flag.baseline, flag.name) == ("service", "shopper-service")
     # The service's ten traces, and this one as far as it had come at a refresh.
     assert flag.baseline_traces in (BASELINE_TRACES + 2, BASELINE_TRACES + 3)
-    # Steps are model and tool calls: 3 per normal trace, so a limit of 3 + margin.
-    assert flag.steps_limit == 3 + STEPS_MARGIN and flag.steps > flag.steps_limit
-    assert flag.tokens_limit == 3 * 1100 + TOKENS_MARGIN
+    # Steps are model and tool calls: 3 per normal trace, so a limit of 3 + margin; a
+    # baseline refreshed while the loop went on also counts the loop so far (higher).
+    alone = flag.baseline_traces == BASELINE_TRACES + 2
+    limits = (3 + STEPS_MARGIN, 3 * 1100 + TOKENS_MARGIN)
+    if alone:
+        assert (flag.steps_limit, flag.tokens_limit) == limits
+    else:
+        assert flag.steps_limit >= limits[0] and flag.tokens_limit >= limits[1]
+    assert flag.steps > flag.steps_limit
 
     # Normal traces, and a loop of an agent without a baseline yet, are not flagged.
     _normal_traces(server, "shopper", 3)
