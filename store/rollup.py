@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from store import dialect
+from store.batch import ROLLUP_COLUMNS
 from store.models import Span, SpanCost, Trace
 from store.models.span_cost import cost_of_span
 from store.vocabulary import USAGE_KINDS, SpanKind, Status
@@ -227,6 +228,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
         .where(h.rank == 1)
     )
     columns = [column.name for column in rollup.selected_columns]
+    if tuple(columns) != ("project_id", "trace_id", *ROLLUP_COLUMNS):
+        raise RuntimeError("store/batch.py's ROLLUP_COLUMNS differ from the SQL rollup's")
     insert = dialect.insert_for(dialect_name, traces).from_select(columns, rollup)
     return insert.on_conflict_do_update(
         index_elements=["project_id", "trace_id"],
