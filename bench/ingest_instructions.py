@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--payload", choices=("synthetic", "demo"), default="synthetic")
     parser.add_argument("--per-commit", type=int, default=2, help="batches per transaction")
     parser.add_argument("--only", choices=("worker", "writer"), help="count one side only")
+    parser.add_argument(
+        "--stages", default=",".join(WORKER_STAGES), help="the worker's stages to count"
+    )
     parser.add_argument("--child", nargs=3, metavar=("STEP", "STAGE", "PASSES"))
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
@@ -133,7 +136,7 @@ def main() -> None:
     print(f"{len(bodies)} {args.payload} bodies, {spans:,} spans; the writer counts {counted:,}")
     figures: dict[str, float] = {}
     if args.only != "writer":
-        for stage in WORKER_STAGES:
+        for stage in args.stages.split(","):
             one, two = (
                 callgrind.count(work, MODULE, "--child", "prepare", stage, str(n), *common)
                 for n in (1, 2)
@@ -151,7 +154,7 @@ def main() -> None:
     print("\ninstructions per span, by stage")
     previous = 0.0
     for stage in (*WORKER_STAGES, *WRITER_STAGES):
-        if stage in figures:
+        if stage in figures and (stage in WRITER_STAGES or args.stages == ",".join(WORKER_STAGES)):
             if stage == "copy":
                 previous = 0.0
             print(f"  {stage:<10} {figures[stage] - previous:>10,.0f}")

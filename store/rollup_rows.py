@@ -38,9 +38,9 @@ _at = ROW_COLUMNS.index
     "agent_name", "agent_version", "session_id", "user_id", "trace_name", "environment",
     "outcome", "counted", "cost_usd", "cost_source",
 ))  # fmt: skip
-_TOKENS = tuple(
-    map(_at, ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens",
-              "cache_write_tokens"))
+_IN, _OUT, _REASONING, _CACHE_READ, _CACHE_WRITE = map(
+    _at, ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens",
+          "cache_write_tokens"),
 )  # fmt: skip
 _USAGE = frozenset(kind.value for kind in USAGE_KINDS)
 _LLM, _TOOL_KIND, _AGENT_KIND = SpanKind.LLM.value, SpanKind.TOOL.value, SpanKind.AGENT.value
@@ -59,23 +59,18 @@ def trace_rows(rows: Sequence[SpanRow]) -> list[TraceRow]:
     return [_rollup(trace_id, spans) for trace_id, spans in by_trace.items()]
 
 
-def _max(current: Any, value: Any) -> Any:
-    return value if current is None or (value is not None and value > current) else current
-
-
 def _rollup(trace_id: str, spans: list[SpanRow]) -> TraceRow:
     llm = tools = errors = failures = successes = unpriced = 0
     escalated = False
-    tokens = [0, 0, 0, 0, 0]
-    cost: float | None = None
+    t_in = t_out = t_reasoning = t_cache_read = t_cache_write = 0
+    costs: list[tuple[str, float]] = []
     session = user = environment = trace_name = any_version = None
-    start = end = None
-    head = agent = None
-    head_key: tuple[Any, ...] | None = None
-    agent_key: tuple[Any, ...] | None = None
-    # SQLite sums a trace's costs in its index order (span_id): the same order here, so
-    # the float sum is the same to the last bit.
-    for span in sorted(spans, key=_span_id):
+    head = spans[0]
+    start, end = head[_START], head[_END]
+    head_key = (head[_PARENT] is not None, start, head[_SPAN])
+    agent: SpanRow | None = None
+    agent_key: tuple[Any, ...] = ()
+    for span in spans:
         kind = span[_KIND]
         if kind == _LLM:
             llm += 1
@@ -92,30 +87,57 @@ def _rollup(trace_id: str, spans: list[SpanRow]) -> TraceRow:
         elif outcome == "success":
             successes += 1
         if kind in _USAGE:
-            for i, column in enumerate(_TOKENS):
-                if span[column] is not None:
-                    tokens[i] += span[column]
+            value = span[_IN]
+            t_in += 0 if value is None else value
+            value = span[_OUT]
+            t_out += 0 if value is None else value
+            value = span[_REASONING]
+            t_reasoning += 0 if value is None else value
+            value = span[_CACHE_READ]
+            t_cache_read += 0 if value is None else value
+            value = span[_CACHE_WRITE]
+            t_cache_write += 0 if value is None else value
         if span[_COUNTED]:
             if span[_COST] is not None:
-                cost = span[_COST] if cost is None else cost + span[_COST]
+                costs.append((span[_SPAN], span[_COST]))
             if span[_COST_SOURCE] == "unpriced":
                 unpriced += 1
         span_start = span[_START]
-        start = span_start if start is None or span_start < start else start
-        end = span[_END] if end is None or span[_END] > end else end
-        session = _max(session, span[_SESSION])
-        user = _max(user, span[_USER])
-        environment = _max(environment, span[_ENVIRONMENT])
-        trace_name = _max(trace_name, span[_TRACE_NAME])
-        any_version = _max(any_version, span[_VERSION])
+        if span_start < start:
+            start = span_start
+        if span[_END] > end:
+            end = span[_END]
+        # max() of each, NULL skipped
+        value = span[_SESSION]
+        if value is not None and (session is None or value > session):
+            session = value
+        value = span[_USER]
+        if value is not None and (user is None or value > user):
+            user = value
+        value = span[_ENVIRONMENT]
+        if value is not None and (environment is None or value > environment):
+            environment = value
+        value = span[_TRACE_NAME]
+        if value is not None and (trace_name is None or value > trace_name):
+            trace_name = value
+        value = span[_VERSION]
+        if value is not None and (any_version is None or value > any_version):
+            any_version = value
         key = (span[_PARENT] is not None, span_start, span[_SPAN])
-        if head_key is None or key < head_key:
+        if key < head_key:
             head, head_key = span, key
         if span[_AGENT] is not None:
             key = (kind != _AGENT_KIND, span_start, span[_SPAN])
-            if agent_key is None or key < agent_key:
+            if agent is None or key < agent_key:
                 agent, agent_key = span, key
-    assert head is not None and start is not None and end is not None
+    cost: float | None = None
+    if costs:
+        # SQLite sums a trace's costs in its index order (span_id): the same order
+        # here, so that the float sum is the same to the last bit.
+        costs.sort()
+        cost = costs[0][1]
+        for _, value in costs[1:]:
+            cost += value
     root = head[_PARENT] is None
     return (
         trace_id,
@@ -137,13 +159,13 @@ def _rollup(trace_id: str, spans: list[SpanRow]) -> TraceRow:
         len(spans),
         llm,
         tools,
-        *tokens,
+        t_in,
+        t_out,
+        t_reasoning,
+        t_cache_read,
+        t_cache_write,
         cost,
         unpriced,
         head[_INPUT_TEXT],
         head[_OUTPUT_TEXT],
     )
-
-
-def _span_id(row: SpanRow) -> Any:
-    return row[_SPAN]
