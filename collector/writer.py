@@ -153,18 +153,23 @@ class Writer:
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
-            if len(batch) == 1:
-                batch[0].resolve(self._commit_alone(batch[0]))
-                continue
-            try:
-                self._commit(batch)
-            except Exception:
-                log.warning("group commit of %d requests failed; retrying each alone", len(batch))
-                for item in batch:
-                    item.resolve(self._commit_alone(item))
-                continue
+            self._commit_and_resolve(batch)
+            # After the answers: a request waits for its COMMIT, never for a checkpoint.
+            self._checkpoint_now_and_then(sum(item.size for item in batch))
+
+    def _commit_and_resolve(self, batch: list[_Pending]) -> None:
+        if len(batch) == 1:
+            batch[0].resolve(self._commit_alone(batch[0]))
+            return
+        try:
+            self._commit(batch)
+        except Exception:
+            log.warning("group commit of %d requests failed; retrying each alone", len(batch))
             for item in batch:
-                item.resolve(None)
+                item.resolve(self._commit_alone(item))
+            return
+        for item in batch:
+            item.resolve(None)
 
     def _commit_alone(self, item: _Pending) -> BaseException | None:
         """Commit one request's rows; the error that refused them, if any.
@@ -204,13 +209,14 @@ class Writer:
                 self._on_commit(spans)
         finally:
             self._writing_spans = 0
-        if self._sqlite:
-            self._since_checkpoint += sum(item.size for item in batch)
-            if self._since_checkpoint >= WAL_RESTART_ROWS:
-                self._since_checkpoint = 0
-                self._checkpoint()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint_now_and_then(self, rows: int) -> None:
+        if not self._sqlite:
+            return
+        self._since_checkpoint += rows
+        if self._since_checkpoint < WAL_RESTART_ROWS:
+            return
+        self._since_checkpoint = 0
         try:
             with self._engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")

@@ -3,7 +3,9 @@
 Recomputing (rather than adding increments) makes the rollup independent of arrival
 order and of duplicates: whatever spans of a trace are stored, the row says the same.
 One INSERT ... SELECT ... ON CONFLICT DO UPDATE per project per write, in the write's
-transaction; the cost is one indexed read of the touched traces' spans.
+transaction; the cost is one indexed read of the touched traces' spans. On SQLite a
+trace that arrived whole in one request takes the rollup its decode worker worked out
+from the same rows (``store/rollup_rows.py``), and only the others are recomputed here.
 """
 
 from __future__ import annotations
