@@ -26,7 +26,10 @@ def count(work: Path, module: str, *args: str, at_start: bool = True) -> int:
         f"--instr-atstart={'yes' if at_start else 'no'}",
         sys.executable, "-m", module, *args,
     ]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True)
+    # A fixed hash seed: with random ones, dict and set layouts differ from run to run,
+    # and so did a worker stage's count, by ~2%.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    subprocess.run(command, check=True, capture_output=True, env=env)
     match = re.search(r"^totals: (\d+)", out.read_text(), re.MULTILINE)
     if match is None:
         raise SystemExit(f"no totals in {out}")
