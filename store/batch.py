@@ -211,6 +211,13 @@ def make_batch(
         for project, rows in groups:
             merged.setdefault(project, []).extend(rows)
         groups = list(merged.items())
+    if len({project for project, _ in traces}) < len(traces):
+        # One extent per project: a trace split over both lists has two partial rollups,
+        # which the writer's span count turns down (it recomputes the trace).
+        merged_traces: dict[str, list[TraceRow]] = {}
+        for project, found in traces:
+            merged_traces.setdefault(project, []).extend(found)
+        traces = list(merged_traces.items())
     batch = SpanBatch(
         size=sum(len(rows) for _, rows in groups), scores=scores or [], prices=prices or {}
     )

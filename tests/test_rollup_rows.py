@@ -114,3 +114,25 @@ def test_batch_rollups_equal_the_sql_rollup(
         assert project_id is not None
         refresh_rollups(connection, project_id, set(written))
     assert written == rollups(engine, project)
+
+
+def test_a_project_named_twice_keeps_every_trace_right(engine: sa.Engine) -> None:
+    """Rollups of a trace split over two lists of one project: the writer recomputes it."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the batch rollups are the SQLite writer's (PostgreSQL recomputes)")
+    spec = dict(trace=0, root=False, start=0, kind=SpanKind.LLM, status=Status.OK, name="a",
+                tool=None, agent=None, version=None, session=None, trace_name=None,
+                outcome=None, tokens=5, cost=None, input=None)  # fmt: skip
+    first = [row(0, spec), row(1, {**spec, "trace": 1})]
+    second = [row(2, spec), row(3, {**spec, "trace": 2})]
+    groups = [("twice", first), ("twice", second)]
+    traces = [("twice", trace_rows(first)), ("twice", trace_rows(second))]
+    with engine.begin() as connection:
+        write_spans(connection, [make_batch(groups, sqlite=True, traces=traces)])
+    with engine.connect() as connection:
+        counts = dict(connection.execute(sa.select(Trace.trace_id, Trace.span_count)).all())
+    assert counts == {
+        f"{1:032x}": 2,
+        f"{2:032x}": 1,
+        f"{3:032x}": 1,
+    }
