@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import queue
 import statistics
 import tempfile
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from bench.demo_payloads import demo_bodies
 from bench.payloads import Payloads
+from bench.proc import load_average, tree_cpu
 from store.models import Span
 from tests.server import Server, free_port
 
@@ -170,6 +172,11 @@ def process_tree_rss_single(pid: int) -> int:
     return 0
 
 
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def bench_reasonlens(
     args: argparse.Namespace, bodies: list[bytes], spans: int, workdir: Path
 ) -> Run:
@@ -188,9 +195,12 @@ def bench_reasonlens(
             return send_all(f"{server.url}/v1/traces", chunk, args.clients, headers)
 
         send(list(warm.bodies(4)))
-        sampler = RssSampler(server.process.pid)
+        pid = server.process.pid
+        sampler = RssSampler(pid)
         sampler.start()
+        cpu_before, client_before = tree_cpu(pid), _own_cpu()
         run = send(bodies)
+        cpu_after, client_after = tree_cpu(pid), _own_cpu()
         sampler.stop()
         run.spans = spans
         stored = server.count(Span) - 4 * args.batch
@@ -200,6 +210,18 @@ def bench_reasonlens(
             f"{run.rate:9,.0f} spans/s"
             f"  (request p50 {statistics.median(run.latencies) * 1000:.0f} ms, "
             f"statuses {run.statuses})"
+        )
+        # CPU per span, from /proc: the server process, its decode workers, this client.
+        server_cpu = cpu_after.get(pid, 0.0) - cpu_before.get(pid, 0.0)
+        workers_cpu = sum(
+            cpu - cpu_before.get(child, 0.0) for child, cpu in cpu_after.items() if child != pid
+        )
+        per_span = 1e6 / spans
+        print(
+            f"reasonlens  CPU per span: server process {server_cpu * per_span:.1f} µs, "
+            f"decode workers {workers_cpu * per_span:.1f} µs, "
+            f"client {(client_after - client_before) * per_span:.1f} µs; "
+            f"load {load_average():.2f}"
         )
         if args.rss:
             print(

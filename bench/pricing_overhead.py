@@ -41,6 +41,7 @@ import sqlalchemy as sa
 
 from bench.demo_payloads import demo_bodies
 from bench.ingest import HEADERS, send_all
+from bench.proc import load_average, settle, tree_cpu
 from store.models import Span, SpanCost
 from store.vocabulary import USAGE_KINDS
 from tests.server import Server
@@ -57,56 +58,7 @@ def _no_cost(*args, **kwargs):
 collector.costing.span_cost = _no_cost
 '''
 
-TICK = os.sysconf("SC_CLK_TCK")
 MODES = ("on", "off")
-
-
-# ---------------------------------------------------------------- process-tree CPU
-
-
-def _stat(pid: str) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds of the process and its reaped children) from /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = text[text.rindex(")") + 2 :].split()  # the name may hold spaces and ")"
-    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
-    return int(fields[1]), (utime + stime + cutime + cstime) / TICK
-
-
-def tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds so far of ``root`` and every descendant, by pid."""
-    stats = {
-        int(pid): stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _stat(pid))
-    }
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _) in stats.items():
-        children.setdefault(parent, []).append(pid)
-    cpu: dict[int, float] = {}
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            cpu[pid] = stats[pid][1]
-            todo += children.get(pid, [])
-    return cpu
-
-
-def settle(root: int, interval: float = 0.5, quiet: float = 0.02, timeout: float = 15) -> None:
-    """Wait until the tree uses less than ``quiet`` CPU seconds in ``interval``."""
-    deadline = time.monotonic() + timeout
-    last = sum(tree_cpu(root).values())
-    while time.monotonic() < deadline:
-        time.sleep(interval)
-        now = sum(tree_cpu(root).values())
-        if now - last < quiet:
-            return
-        last = now
-
-
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 # ---------------------------------------------------------------- one run

@@ -46,6 +46,7 @@ from store.models import DEFAULT_PROJECT
 from store.pricing.book import REGISTRY_ONLY, PriceBook
 from store.pricing.prices import Price
 from store.projects import project_name_problem
+from store.rollup_rows import trace_rows
 from store.types import to_json
 from store.vocabulary import USAGE_KINDS
 
@@ -138,11 +139,14 @@ def to_rows(
         by_project[owner].append(span_row(span, canonical, resource_json, scope_json, cost))
         if may_carry_scores(span, canonical.kind):
             scores[owner] += _scores(span_scores, span, canonical.kind)
+    groups = list(by_project.items())
     batch = make_batch(
-        list(by_project.items()),
+        groups,
         sqlite=sqlite,
         scores=_groups(scores),
         prices={key: price.as_json() for key, price in prices.items()},
+        # The SQLite writer stores these for traces that came whole (store/write.py).
+        traces=[(name, trace_rows(rows)) for name, rows in groups] if sqlite else (),
     )
     return Prepared(batch, decoded.rejected, decoded.error_message())
 

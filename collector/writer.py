@@ -56,6 +56,15 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
+# SQLite: the writer checkpoints the WAL itself after this many rows, between two
+# transactions. The maintenance thread's PASSIVE checkpoints (store/maintenance.py) run
+# while the writer keeps appending, so they never catch up with the WAL's end, and
+# SQLite starts a WAL over only once every frame is in the database: under steady
+# ingest the WAL grew by ~4 KB a span, every frame written into newly allocated file
+# blocks. Checkpointing here, after the thread has copied most frames, lets the next
+# transaction write the WAL from its start again, over blocks the kernel already holds.
+WAL_RESTART_ROWS = 5_000
+
 OnCommit = Callable[[list[SpanBatch]], None]
 """Told the span batches of each commit, in the writer thread: it must only take note."""
 
@@ -79,6 +88,8 @@ class Writer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._writing_spans = 0
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._since_checkpoint = 0
 
     async def write(self, batch: SpanBatch | LogBatch) -> None:
         """Store the rows; returns once they are committed."""
@@ -142,18 +153,23 @@ class Writer:
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
-            if len(batch) == 1:
-                batch[0].resolve(self._commit_alone(batch[0]))
-                continue
-            try:
-                self._commit(batch)
-            except Exception:
-                log.warning("group commit of %d requests failed; retrying each alone", len(batch))
-                for item in batch:
-                    item.resolve(self._commit_alone(item))
-                continue
+            self._commit_and_resolve(batch)
+            # After the answers: a request waits for its COMMIT, never for a checkpoint.
+            self._checkpoint_now_and_then(sum(item.size for item in batch))
+
+    def _commit_and_resolve(self, batch: list[_Pending]) -> None:
+        if len(batch) == 1:
+            batch[0].resolve(self._commit_alone(batch[0]))
+            return
+        try:
+            self._commit(batch)
+        except Exception:
+            log.warning("group commit of %d requests failed; retrying each alone", len(batch))
             for item in batch:
-                item.resolve(None)
+                item.resolve(self._commit_alone(item))
+            return
+        for item in batch:
+            item.resolve(None)
 
     def _commit_alone(self, item: _Pending) -> BaseException | None:
         """Commit one request's rows; the error that refused them, if any.
@@ -193,3 +209,16 @@ class Writer:
                 self._on_commit(spans)
         finally:
             self._writing_spans = 0
+
+    def _checkpoint_now_and_then(self, rows: int) -> None:
+        if not self._sqlite:
+            return
+        self._since_checkpoint += rows
+        if self._since_checkpoint < WAL_RESTART_ROWS:
+            return
+        self._since_checkpoint = 0
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # the rows are committed: a checkpoint can wait for the next
+            log.warning("WAL checkpoint after commit failed", exc_info=True)

@@ -69,6 +69,19 @@ CostRow = tuple[Any, ...]
 """A ``span_costs`` row on the tuple path: the span's trace_id and span_id (the writer
 finds its row id by them), then :data:`COST_COLUMNS` values."""
 
+# The ``traces`` columns of a trace's rollup worked out from the batch's own rows
+# (``store/rollup_rows.py``), after its trace_id; ``store/rollup.py`` fills the same.
+ROLLUP_COLUMNS: tuple[str, ...] = (
+    "root_span_id", "name", "service_name", "agent_name", "agent_version", "session_id",
+    "user_id", "environment", "start_time_ns", "end_time_ns", "duration_ns", "status",
+    "error_count", "outcome", "escalated", "span_count", "llm_call_count", "tool_call_count",
+    "input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens",
+    "cache_write_tokens", "cost_usd", "unpriced_count", "input", "output",
+)  # fmt: skip
+
+TraceRow = tuple[Any, ...]
+"""A trace's rollup from a batch's rows: trace_id, then :data:`ROLLUP_COLUMNS` values."""
+
 LogRow = tuple[Any, ...]
 """A ``log_records`` row: values in :data:`LOG_COLUMNS` order."""
 
@@ -129,9 +142,23 @@ def _rows_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-# As the writer sees it (attached), and as the worker creates it (its "main").
-batch_rows = _rows_table(sa.MetaData(schema=BATCH_SCHEMA))
-_worker_rows = _rows_table(sa.MetaData())
+def _traces_table(metadata: sa.MetaData) -> sa.Table:
+    # Untyped (BLOB) as the rows are; ``n`` numbers them project by project too.
+    return sa.Table(
+        "rollups",
+        metadata,
+        sa.Column("n", sa.Integer, primary_key=True),
+        *(sa.Column(column, sa.LargeBinary) for column in ("trace_id", *ROLLUP_COLUMNS)),
+    )
+
+
+# As the writer sees them (attached), and as the worker creates them (its "main").
+_batch_metadata = sa.MetaData(schema=BATCH_SCHEMA)
+batch_rows = _rows_table(_batch_metadata)
+batch_traces = _traces_table(_batch_metadata)
+_worker_metadata = sa.MetaData()
+_worker_rows = _rows_table(_worker_metadata)
+_worker_traces = _traces_table(_worker_metadata)
 
 
 # CPython's sqlite3 looks every None up through the adapter protocol, failing two
@@ -151,6 +178,8 @@ class SpanBatch:
     trace_ids: dict[str, set[str]] = field(default_factory=dict)
     # Each project's rows in ``sqlite``: (first, last) of the table's ``n``.
     extents: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Each project's trace rollups in ``sqlite``'s ``traces``, the same way.
+    trace_extents: dict[str, tuple[int, int]] = field(default_factory=dict)
     groups: list[tuple[str, Sequence[SpanRow]]] = field(default_factory=list)
     costs: list[tuple[str, Sequence[CostRow]]] = field(default_factory=list)
     sqlite: bytes | None = None
@@ -173,13 +202,22 @@ def make_batch(
     sqlite: bool,
     scores: ScoreGroups | None = None,
     prices: dict[str, dict[str, Any]] | None = None,
+    traces: Sequence[tuple[str, Sequence[TraceRow]]] = (),
 ) -> SpanBatch:
-    """Package rows for the writer; ``sqlite`` packs them as a serialized database."""
+    """Package rows for the writer; ``sqlite`` packs them as a serialized database, with
+    ``traces``, the rollups of their traces by project (``store/rollup_rows.py``)."""
     if len({project for project, _ in groups}) < len(groups):  # a project named twice
         merged: dict[str, list[SpanRow]] = {}
         for project, rows in groups:
             merged.setdefault(project, []).extend(rows)
         groups = list(merged.items())
+    if len({project for project, _ in traces}) < len(traces):
+        # One extent per project: a trace split over both lists has two partial rollups,
+        # which the writer's span count turns down (it recomputes the trace).
+        merged_traces: dict[str, list[TraceRow]] = {}
+        for project, found in traces:
+            merged_traces.setdefault(project, []).extend(found)
+        traces = list(merged_traces.items())
     batch = SpanBatch(
         size=sum(len(rows) for _, rows in groups), scores=scores or [], prices=prices or {}
     )
@@ -192,12 +230,19 @@ def make_batch(
     connection = sqlite3.connect(":memory:")
     try:
         connection.execute(_create_sql(_worker_rows))
+        connection.execute(_create_sql(_worker_traces))
         last = 0
         for project, rows in groups:
             if rows:
                 connection.executemany(_insert_sql(_worker_rows), rows)
                 batch.extents[project] = (last + 1, last + len(rows))
                 last += len(rows)
+        last = 0
+        for project, found in traces:
+            if found:
+                connection.executemany(_insert_sql(_worker_traces), found)
+                batch.trace_extents[project] = (last + 1, last + len(found))
+                last += len(found)
         connection.commit()
         batch.sqlite = connection.serialize()
     finally:

@@ -3,7 +3,9 @@
 Recomputing (rather than adding increments) makes the rollup independent of arrival
 order and of duplicates: whatever spans of a trace are stored, the row says the same.
 One INSERT ... SELECT ... ON CONFLICT DO UPDATE per project per write, in the write's
-transaction; the cost is one indexed read of the touched traces' spans.
+transaction; the cost is one indexed read of the touched traces' spans. On SQLite a
+trace that arrived whole in one request takes the rollup its decode worker worked out
+from the same rows (``store/rollup_rows.py``), and only the others are recomputed here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from store import dialect
+from store.batch import ROLLUP_COLUMNS
 from store.models import Span, SpanCost, Trace
 from store.models.span_cost import cost_of_span
 from store.vocabulary import USAGE_KINDS, SpanKind, Status
@@ -299,6 +302,8 @@ def _rollup_insert(dialect_name: str) -> sa.Executable:
         .where(h.rank == 1)
     )
     columns = [column.name for column in rollup.selected_columns]
+    if tuple(columns) != ("project_id", "trace_id", *ROLLUP_COLUMNS):
+        raise RuntimeError("store/batch.py's ROLLUP_COLUMNS differ from the SQL rollup's")
     insert = dialect.insert_for(dialect_name, traces).from_select(columns, rollup)
     upsert = insert.on_conflict_do_update(
         index_elements=["project_id", "trace_id"],

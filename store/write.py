@@ -18,19 +18,22 @@ from store.batch import (
     BATCH_SCHEMA,
     COST_COLUMNS,
     LOG_COLUMNS,
+    ROLLUP_COLUMNS,
     SPAN_COLUMNS,
     LogBatch,
     ScoreGroups,
     SpanBatch,
     batch_rows,
+    batch_traces,
     copy_from_batch,
 )
-from store.models import LogRecord, PriceRecord, Score, Span, SpanCost
+from store.models import LogRecord, PriceRecord, Score, Span, SpanCost, Trace
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
 
 spans = Span.__table__
 span_costs = SpanCost.__table__
+traces = Trace.__table__
 log_records = LogRecord.__table__
 scores = Score.__table__
 _INSERT_COLUMNS = ("project_id", *SPAN_COLUMNS)
@@ -104,6 +107,8 @@ class _CopyInserts:
     last_span: _Compiled  # the largest span row id
     costs_by_n: _Compiled  # their costs, each span's row id worked out from its ``n``
     costs_by_join: _Compiled  # their costs, each span found by its key
+    partial_traces: _Compiled  # the batch's traces that have spans the batch does not hold
+    rollups: _Compiled  # the batch's own rollups of its traces (store/rollup_rows.py)
 
 
 @cache
@@ -127,11 +132,38 @@ def _copy_inserts() -> _CopyInserts:
         .on_conflict_do_nothing(index_elements=["span_pk"])
     )
     by_join = _cost_insert("sqlite", batch_rows, in_extent, with_cost)
+    # A trace's stored spans are the batch's own when as many are stored as the batch
+    # holds: every batch span is stored (the copy inserted them all).
+    bt = batch_traces.c
+    stored = (
+        sa.select(sa.func.count())
+        .where(
+            spans.c.project_id == sa.bindparam("project_id", type_=sa.Integer),
+            spans.c.trace_id == bt.trace_id,
+        )
+        .scalar_subquery()
+    )
+    in_trace_extent = bt.n.between(sa.bindparam("first"), sa.bindparam("last"))
+    partial = sa.select(bt.trace_id).where(in_trace_extent, bt.span_count != stored)
+    rollups = dialect.insert_for("sqlite", traces).from_select(
+        ["project_id", "trace_id", *ROLLUP_COLUMNS],
+        sa.select(
+            sa.bindparam("project_id", type_=sa.Integer),
+            bt.trace_id,
+            *(bt[name] for name in ROLLUP_COLUMNS),
+        ).where(in_trace_extent),
+    )
+    rollups = rollups.on_conflict_do_update(
+        index_elements=["project_id", "trace_id"],
+        set_={name: rollups.excluded[name] for name in ROLLUP_COLUMNS},
+    )
     return _CopyInserts(
         _Compiled.of(copy_spans),
         _Compiled.of(sa.select(sa.func.max(spans.c.id))),
         _Compiled.of(by_n),
         _Compiled.of(by_join),
+        _Compiled.of(partial),
+        _Compiled.of(rollups),
     )
 
 
@@ -196,13 +228,19 @@ def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
     if not touched:
         return 0
     project_ids = ensure_projects(connection, touched)
+    # The traces whose rollup is recomputed from their stored spans: all of them, but
+    # those the SQLite path stored from the batch's own rollups.
+    recompute: dict[str, set[str]] = {}
     for batch in batches:
+        left = batch.trace_ids
         if batch.sqlite is not None:
-            _copy_serialized(connection, batch, project_ids)
+            left = _copy_serialized(connection, batch, project_ids)
         elif batch.groups:
             _insert_tuples(connection, project_ids, batch)
+        for project, trace_ids in left.items():
+            recompute.setdefault(project, set()).update(trace_ids)
     write_prices(connection, {key: p for batch in batches for key, p in batch.prices.items()})
-    for project, trace_ids in touched.items():
+    for project, trace_ids in recompute.items():
         refresh_rollups(connection, project_ids[project], trace_ids)
     write_agent_scores(connection, project_ids, [batch.scores for batch in batches])
     return sum(batch.size for batch in batches)
@@ -303,8 +341,11 @@ def _score_insert(dialect_name: str) -> sa.Executable:
 _MAX_ROWID = 2**63 - 1
 
 
-def _copy_serialized(connection: Connection, batch: SpanBatch, project_ids: dict[str, int]) -> None:
-    """Copy the batch's spans, then their costs, project by project.
+def _copy_serialized(
+    connection: Connection, batch: SpanBatch, project_ids: dict[str, int]
+) -> dict[str, set[str]]:
+    """Copy the batch's spans, their costs and their traces' rollups, project by
+    project; returns the traces whose rollup must be recomputed, by project.
 
     The costs need their spans' row ids. When every span of the project went in (none
     was stored already), SQLite numbered them one after another in the batch's order,
@@ -312,6 +353,11 @@ def _copy_serialized(connection: Connection, batch: SpanBatch, project_ids: dict
     costs go in without looking a span up. Otherwise (a retried batch) each cost's span
     is found by its key; measured on demo traffic the look-up made the cost insert
     ~10k instructions per cost row.
+
+    The batch's rollup of a trace (``store/rollup_rows.py``) is the trace's when every
+    span of the project went in and the trace has no other stored span: recomputing it
+    from the stored spans in SQL cost more than the spans' insert (bench/RESULTS.md).
+    Any other trace is left to ``refresh_rollups``, which reads what is stored.
     """
     driver = connection.connection.driver_connection
     if driver is None or not hasattr(driver, "deserialize"):
@@ -322,15 +368,27 @@ def _copy_serialized(connection: Connection, batch: SpanBatch, project_ids: dict
         driver.execute(f"ATTACH DATABASE ':memory:' AS {BATCH_SCHEMA}")
     driver.deserialize(batch.sqlite, name=BATCH_SCHEMA)
     inserts = _copy_inserts()
+    recompute: dict[str, set[str]] = {}
     for name, (first, last) in batch.extents.items():  # nearly always one
         params = {"project_id": project_ids[name], "first": first, "last": last}
         inserted = inserts.spans.run(driver, params).rowcount
-        if inserted == last - first + 1:
+        whole = inserted == last - first + 1
+        if whole:
             [(top,)] = inserts.last_span.run(driver, {}).fetchall()
-            if top < _MAX_ROWID:  # so no id was picked at random: they are consecutive
-                inserts.costs_by_n.run(driver, {**params, "offset": top - last})
-                continue
-        inserts.costs_by_join.run(driver, params)
+        if whole and top < _MAX_ROWID:  # so no id was picked at random: consecutive
+            inserts.costs_by_n.run(driver, {**params, "offset": top - last})
+        else:
+            inserts.costs_by_join.run(driver, params)
+        extent = batch.trace_extents.get(name)
+        if not whole or extent is None:
+            recompute[name] = batch.trace_ids[name]
+            continue
+        params = {"project_id": project_ids[name], "first": extent[0], "last": extent[1]}
+        partial = {trace_id for (trace_id,) in inserts.partial_traces.run(driver, params)}
+        inserts.rollups.run(driver, params)  # those recomputed next are overwritten
+        if partial:
+            recompute[name] = partial
+    return recompute
 
 
 def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
