@@ -10,45 +10,22 @@ other store the task finds nothing to do and costs one catalog read per interval
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-
-import sqlalchemy as sa
 
 from store import periodic
 from store.partitions import ensure_ahead
+from store.periodic_thread import PeriodicThread
 
 log = logging.getLogger(__name__)
 
 TASK = "spans_partitions"
 
 
-class PartitionSchedule:
-    """A daemon thread that keeps the partitions of ``spans`` ahead of time."""
+class PartitionSchedule(PeriodicThread):
+    """Keeps the partitions of ``spans`` ahead of time, on its own thread."""
 
-    def __init__(
-        self, engine: sa.Engine, *, interval_s: float, lease_s: float, poll_s: float | None = None
-    ) -> None:
-        self._engine = engine
-        self._interval = timedelta(seconds=interval_s)
-        self._lease = timedelta(seconds=lease_s)
-        self._poll_s = poll_s if poll_s is not None else min(interval_s, 60.0)
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="partitions", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(30)
+    task = TASK
 
     def run_due(self) -> list[str] | None:
         """Make the partitions due soon if the task is due here; the names made."""
@@ -67,14 +44,6 @@ class PartitionSchedule:
                 finished = datetime.now(UTC)
                 result = {"made": made} if made is not None else {"error": "failed"}
                 periodic.finish(connection, TASK, self.name, finished, finished + again, result)
+        if made:
+            log.info("partitions: made %s", ", ".join(made))
         return made
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                made = self.run_due()
-                if made:
-                    log.info("partitions: made %s", ", ".join(made))
-            except Exception:  # busy or away: try again at the next look
-                log.exception("making span partitions failed")
-            self._stopping.wait(self._poll_s)

@@ -10,17 +10,14 @@ there. Runs that deleted something are written to the audit log as ``retention``
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from store import audit, periodic
+from store.periodic_thread import PeriodicThread
 from store.retention import Deleted, delete_before
 
 log = logging.getLogger(__name__)
@@ -30,8 +27,10 @@ ACTOR = "retention"  # the audit log's name for the scheduled runs
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
-class RetentionSchedule:
-    """A daemon thread that deletes traces older than ``days`` every ``interval_s``."""
+class RetentionSchedule(PeriodicThread):
+    """Deletes traces older than ``days`` every ``interval_s``, on its own thread."""
+
+    task = TASK
 
     def __init__(
         self,
@@ -42,23 +41,8 @@ class RetentionSchedule:
         lease_s: float,
         poll_s: float | None = None,
     ) -> None:
-        self._engine = engine
+        super().__init__(engine, interval_s=interval_s, lease_s=lease_s, poll_s=poll_s)
         self._days = days
-        self._interval = timedelta(seconds=interval_s)
-        self._lease = timedelta(seconds=lease_s)
-        self._poll_s = poll_s if poll_s is not None else min(interval_s, 60.0)
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(30)
 
     def run_due(self) -> Deleted | None:
         """Run the retention if it is due and no other process runs it; what it deleted."""
@@ -86,6 +70,11 @@ class RetentionSchedule:
             self._finish(None, {"error": f"{type(failure).__name__}: {failure}"})
             raise
         self._finish(done, {"days": self._days, "cutoff_ns": cutoff_ns, **asdict(done)})
+        if done.traces:
+            log.info(
+                "retention: deleted %d traces (%d spans) older than %g days in %.1f s",
+                done.traces, done.spans, self._days, done.seconds,
+            )  # fmt: skip
         return done
 
     def _finish(self, done: Deleted | None, result: dict[str, object]) -> None:
@@ -100,16 +89,3 @@ class RetentionSchedule:
             periodic.finish(connection, TASK, self.name, now, now + again, result)
             if done is not None and done.traces:
                 audit.record(connection, ACTOR, "retention.delete", target=TASK, detail=result)
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                done = self.run_due()
-                if done is not None and done.traces:
-                    log.info(
-                        "retention: deleted %d traces (%d spans) older than %g days in %.1f s",
-                        done.traces, done.spans, self._days, done.seconds,
-                    )  # fmt: skip
-            except Exception:  # the database is away: try again at the next look
-                log.exception("retention run failed")
-            self._stopping.wait(self._poll_s)
