@@ -89,6 +89,8 @@ def test_the_run_now_button_on_the_list_page(demo: Server, watched: Watched) -> 
     row.get_by_role("button", name="Run now").click()
     browser.wait_for_url("**/evals/runs/*")
     browser.wait_for_selector(FINISHED, timeout=60_000)
+    # The finished page then loads its charts: leaving before they arrive aborts them.
+    browser.wait_for_load_state("networkidle")
     browser.goto(f"{demo.url}/evals?project={PROJECT}")
     expect(row.locator(".run-status")).not_to_have_text("running")
     watched.assert_clean()
