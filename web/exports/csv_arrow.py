@@ -14,13 +14,18 @@ Imports pyarrow at its top: only the export worker process imports it
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from web.exports import csv_writer
 
-Cells = Callable[[pa.Array], pa.Array]
+# A column's cells: an array of them, or the pieces of each (a quoted cell is its
+# quotes and its text, joined into the line with the rest, never into a column first).
+Piece = pa.Array | str
+Cells = Callable[[pa.Array], pa.Array | tuple[Piece, ...]]
 
 # Arrow's own allocator (mimalloc) kept each export thread's freed buffers: the server
 # grew by ~90 MB over a spans export and more over the next. The C library's malloc
@@ -28,6 +33,9 @@ Cells = Callable[[pa.Array], pa.Array]
 pa.set_memory_pool(pa.system_memory_pool())
 
 _FORMULA_START = "^[" + "".join("\\-" if c == "-" else c for c in csv_writer.FORMULA_PREFIXES) + "]"
+# Whether a first byte starts a formula (the prefixes are ASCII, so a byte is a char).
+_STARTS_FORMULA = np.zeros(256, dtype=bool)
+_STARTS_FORMULA[[ord(c) for c in csv_writer.FORMULA_PREFIXES]] = True
 
 
 def plain(values: pa.Array) -> pa.Array:
@@ -35,18 +43,54 @@ def plain(values: pa.Array) -> pa.Array:
     return values
 
 
-def quoted(values: pa.Array) -> pa.Array:
+def quoted(values: pa.Array) -> tuple[Piece, ...]:
     """``csv_writer.quoted``: formula-like text disarmed by a leading apostrophe, always
     quoted, double quotes doubled; null stays null (an empty cell), "" is ``""``."""
     text = values if pa.types.is_string(values.type) else values.cast(pa.string())
+    formula, quote = _needs_rewrite(text)
     # Each rewrite copies the column: look first, since most columns need neither.
-    if pc.any(pc.match_substring_regex(text, _FORMULA_START)).as_py():
+    if formula:
         text = pc.replace_substring_regex(
             text, "(" + _FORMULA_START + ")", "'\\1", max_replacements=1
         )
-    if pc.any(pc.match_substring(text, '"')).as_py():
+    if quote:
         text = pc.replace_substring(text, '"', '""')
-    return pc.binary_join_element_wise('"', text, '"', "")
+    marks = _quote_marks(text)
+    return marks, text, marks
+
+
+def _needs_rewrite(text: pa.Array) -> tuple[bool, bool]:
+    """Whether any cell may start a formula, and whether any holds a double quote: a
+    look at the bytes, a fraction of a compute kernel's cost (a false alarm, say from
+    a null's bytes, only costs the kernel)."""
+    _, offsets_buffer, data = text.buffers()
+    if data is None or not len(text):
+        return False, False
+    offsets = np.frombuffer(offsets_buffer, np.int32)[text.offset : text.offset + len(text) + 1]
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    formula = bool(_STARTS_FORMULA[np.frombuffer(data, np.uint8)[starts]].any())
+    # bytes.find is memchr: copying the column's bytes and finding costs less than
+    # any scan in place.
+    quote = b'"' in memoryview(data)[int(offsets[0]) : int(offsets[-1])].tobytes()
+    return formula, quote
+
+
+def _quote_marks(text: pa.Array) -> Piece:
+    """A double quote in each row that holds a value, null (no mark) in each null
+    row: the column's own validity over a column of quotes, made once per size."""
+    if not text.null_count:
+        return '"'
+    size = text.offset + len(text)
+    offsets, marks = _marks(1 << (size - 1).bit_length())
+    validity = text.buffers()[0]
+    return pa.Array.from_buffers(
+        pa.string(), len(text), [validity, offsets, marks], text.null_count, text.offset
+    )
+
+
+@cache
+def _marks(size: int) -> tuple[pa.Buffer, pa.Buffer]:
+    return pa.py_buffer(np.arange(size + 1, dtype=np.int32)), pa.py_buffer(b'"' * size)
 
 
 def integer(values: pa.Array) -> pa.Array:
@@ -113,9 +157,10 @@ def lines_bytes(batch: pa.RecordBatch, layout: Sequence[tuple[str, Cells]]) -> b
     """The batch's records in ``layout`` order (a column name and its cell writer per
     cell), CRLF after each, as UTF-8 bytes: ``csv_writer.lines_bytes`` of the same
     rows."""
-    pieces: list[pa.Array | str] = []
+    pieces: list[Piece] = []
     for name, cells in layout:
-        pieces += (cells(batch.column(name)), ",")
+        written = cells(batch.column(name))
+        pieces += (*written, ",") if isinstance(written, tuple) else (written, ",")
     pieces[-1] = "\r\n"
     lines = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
     _, offsets_buffer, data = lines.buffers()
