@@ -26,6 +26,7 @@ from store.queries import (
     after_key,
     filter_conditions,
     sort_expression,
+    sort_key_bounds,
     through_key,
     trace_order,
 )
@@ -102,7 +103,7 @@ def cut_trace_ranges(
     while True:
         query = (
             sa.select(key, Trace.id)
-            .where(*filter_conditions(f))
+            .where(*filter_conditions(f), *sort_key_bounds(f, sort))
             .order_by(*trace_order(key, descending))
             .limit(chunk)
         )
@@ -141,7 +142,8 @@ def trace_range_query(
 ) -> sa.Select[Any]:
     """One range of the traces export, in the export's order (:func:`trace_range_rows`)."""
     key = sort_expression(sort)
-    query = sa.select(*columns).where(*filter_conditions(f)).order_by(*trace_order(key, descending))
+    conditions = (*filter_conditions(f), *sort_key_bounds(f, sort))
+    query = sa.select(*columns).where(*conditions).order_by(*trace_order(key, descending))
     if span.after is not None:
         query = query.where(*after_key(key, span.after, descending=descending))
     if span.through is not None:

@@ -101,7 +101,7 @@ def sort_expression(key: SortKey) -> sa.ColumnElement[float] | sa.ColumnElement[
         case SortKey.COST:
             return Trace.cost_sort_key()
         case SortKey.TOKENS:
-            return Trace.input_tokens + Trace.output_tokens
+            return Trace.tokens_sort_key()
         case SortKey.SPANS:
             return Trace.span_count
 
@@ -127,11 +127,11 @@ def filter_conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
         (Trace.duration_ns, f.min_duration_ns, f.max_duration_ns),
     )
     if f.min_cost_usd is not None or f.max_cost_usd is not None:
-        # On the indexed sort key; its -1 for unpriced traces is below any bound >= 0.
-        cost = Trace.cost_sort_key()
-        conditions.append(cost >= (f.min_cost_usd or 0.0))
+        # On the column the time walk's index carries (an unpriced trace, NULL, is in
+        # no range); sorted by cost, ``traces_query`` bounds the cost index's walk too.
+        conditions.append(Trace.cost_usd >= (f.min_cost_usd or 0.0))
         if f.max_cost_usd is not None:
-            conditions.append(cost <= f.max_cost_usd)
+            conditions.append(Trace.cost_usd <= f.max_cost_usd)
     for column, low, high in bounds:
         if low is not None:
             conditions.append(column >= low)
@@ -169,11 +169,25 @@ def traces_query(
     query = (
         sa.select(Trace, Project.name, key.label("sort_value"))
         .join(Project, Project.id == Trace.project_id)
-        .where(*filter_conditions(f))
+        .where(*filter_conditions(f), *sort_key_bounds(f, sort))
     )
     if cursor is not None:
         query = query.where(*after_key(key, decode_cursor(cursor), descending=descending))
     return query.order_by(*trace_order(key, descending)).limit(limit + 1)
+
+
+def sort_key_bounds(f: TraceFilter, sort: SortKey) -> list[sa.ColumnElement[bool]]:
+    """The cost range again on the cost sort key, when the list is sorted by cost: the
+    cost index's walk then starts and stops at the range (the filter itself is on the
+    raw column, which no index leads with). Its -1 for unpriced traces is below any
+    bound >= 0, so the result is the same."""
+    if sort is not SortKey.COST or (f.min_cost_usd is None and f.max_cost_usd is None):
+        return []
+    key = Trace.cost_sort_key()
+    bounds = [key >= (f.min_cost_usd or 0.0)]
+    if f.max_cost_usd is not None:
+        bounds.append(key <= f.max_cost_usd)
+    return bounds
 
 
 def trace_order(

@@ -4,7 +4,7 @@ A session has no table of its own: it is the traces that share a ``session_id``,
 through ``ix_traces_project_id_session_id_start_time_ns``. The list is ordered by each
 session's latest trace, newest first, and is computed without grouping every trace of
 the project (which reads all of them on each page view): it walks the traces newest
-first on ``ix_traces_project_id_start_time_ns``, keeps only the trace that is the latest
+first on ``ix_traces_project_time_filters``, keeps only the trace that is the latest
 of its session (an anti-join, one seek on the session index per trace read), stops after
 a page of them, and then aggregates just those sessions.
 """
