@@ -15,11 +15,10 @@ from store.models.span import Span
 Text = sa.Text()
 
 
-# The trace list's walk, newest first, and the filters it checks in the index.
-_TIME_WALK = (
-    "project_id", "start_time_ns", "id", "agent_name", "agent_version", "duration_ns",
-    "cost_usd",
-)  # fmt: skip
+# The trace list's walks check these filters in the index: the row id first, so that
+# the walk's key and the id are the list's whole order.
+_AGENT_FILTER = ("id", "agent_name", "agent_version")
+_TIME_WALK = ("project_id", "start_time_ns", *_AGENT_FILTER, "duration_ns", "cost_usd")
 
 
 class Trace(IdMixin, Base):
@@ -96,7 +95,8 @@ class Trace(IdMixin, Base):
             "session_id",
             "start_time_ns",
         ),
-        sa.Index("ix_traces_project_id_duration_ns", "project_id", "duration_ns"),
+        # The duration and cost sorts carry the agent filter's columns (revision 0017).
+        sa.Index("ix_traces_project_id_duration_ns", "project_id", "duration_ns", *_AGENT_FILTER),
         sa.Index(
             "ix_traces_project_id_service_name_start_time_ns",
             "project_id",
@@ -107,7 +107,7 @@ class Trace(IdMixin, Base):
 
 
 # "Most expensive first" and cost ranges on a large project read this index.
-sa.Index("ix_traces_project_id_cost_sort", Trace.project_id, Trace.cost_sort_key())
+sa.Index("ix_traces_project_id_cost_sort", Trace.project_id, Trace.cost_sort_key(), *_AGENT_FILTER)
 sa.Index("ix_traces_project_id_tokens_sort", Trace.project_id, Trace.tokens_sort_key())
 
 # The dashboard's aggregates (store/analytics.py) read only these indexes, never the rows:
