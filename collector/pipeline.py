@@ -145,7 +145,7 @@ def to_rows(
         sqlite=sqlite,
         scores=_groups(scores),
         prices={key: price.as_json() for key, price in prices.items()},
-        # The SQLite writer stores these for traces that came whole (store/write.py).
+        # The SQLite writer stores these for traces that came whole (store/batch_copy.py).
         traces=[(name, trace_rows(rows)) for name, rows in groups] if sqlite else (),
     )
     return Prepared(batch, decoded.rejected, decoded.error_message())

@@ -28,12 +28,11 @@ from evals.alerts.delivery import AlertDelivery
 from evals.alerts.project import ProjectRuleChecker
 from evals.scheduler import Scheduler
 from evals.worker import JobWorker
+from reasonlens.periodic_tasks import start_periodic_tasks
 from reasonlens.settings import Settings
 from store.engine import create_engine, is_sqlite
 from store.maintenance import WRITER_AUTOCHECKPOINT_PAGES, SqliteMaintenance
-from store.partition_schedule import PartitionSchedule
 from store.principals import Credentials
-from store.retention_schedule import RetentionSchedule
 from web import errors
 from web.access import AccessMiddleware, authorize, check_routes
 from web.api import router as api_router
@@ -102,23 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
             scheduler.start()
             stack.callback(scheduler.stop)
-            if settings.retention_days is not None:
-                retention = RetentionSchedule(
-                    engine,
-                    days=settings.retention_days,
-                    interval_s=settings.retention_interval_seconds,
-                    lease_s=settings.job_lease_seconds,
-                )
-                retention.start()
-                stack.callback(retention.stop)
-            if not sqlite:  # only PostgreSQL stores are ever partitioned
-                partitions = PartitionSchedule(
-                    engine,
-                    interval_s=settings.partition_check_seconds,
-                    lease_s=settings.job_lease_seconds,
-                )
-                partitions.start()
-                stack.callback(partitions.stop)
+            start_periodic_tasks(engine, settings, stack)
             for _ in range(settings.eval_workers):
                 worker = JobWorker(
                     engine,

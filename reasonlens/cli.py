@@ -1,16 +1,18 @@
-"""The ``reasonlens`` command line."""
+"""The ``reasonlens`` command line (``keys`` and ``users`` in ``keys_cli.py`` and
+``users_cli.py``)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
 
+from reasonlens.cli_options import DbOption, cli_settings
 from reasonlens.demo.generate import DEFAULT_SEED, DEFAULT_TRACES
-from reasonlens.settings import Settings
+from reasonlens.keys_cli import keys_app
+from reasonlens.users_cli import users_app
 
 # Each command imports what it runs: the server (its app, the evals, pandas) loads for
 # ``serve`` only, so ``keys``, ``users``, ``export`` and ``--help`` start at once.
@@ -26,23 +28,8 @@ dataset_app = typer.Typer(
     help="Datasets: the expected outputs an agent is scored against.", no_args_is_help=True
 )
 app.add_typer(dataset_app, name="dataset")
-keys_app = typer.Typer(
-    help="API keys: what OTLP exporters and API clients authenticate with.", no_args_is_help=True
-)
 app.add_typer(keys_app, name="keys")
-users_app = typer.Typer(help="Dashboard users and their role per project.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default: REASONLENS_DATABASE_URL or sqlite:///reasonlens.db)."
-    ),
-]
-
-
-def _settings(**overrides: object) -> Settings:
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
 
 
 @app.command()
@@ -62,7 +49,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve OTLP (HTTP and gRPC) ingest and the API, migrating the database first."""
-    settings = _settings(
+    settings = cli_settings(
         host=host,
         port=port,
         grpc_port=grpc_port,
@@ -113,7 +100,7 @@ def worker(
     """
     from reasonlens.worker_command import run_worker
 
-    settings = _settings(database_url=db, worker_poll_seconds=poll)
+    settings = cli_settings(database_url=db, worker_poll_seconds=poll)
     raise typer.Exit(run_worker(settings))
 
 
@@ -148,7 +135,7 @@ def db_upgrade(db: DbOption = None) -> None:
     import migrations
     from store.engine import create_engine
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     engine = create_engine(settings.database_url)
     migrations.upgrade(engine)
     typer.echo(f"database at revision {migrations.current_revision(engine)}")
@@ -169,7 +156,7 @@ def db_partition_spans(
     """
     from reasonlens.partition_command import partition_spans_command
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(partition_spans_command(interval, settings.database_url))
 
 
@@ -188,7 +175,7 @@ def reprice(
     """
     from reasonlens.reprice_command import reprice_command
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(reprice_command(since, project, settings.database_url))
 
 
@@ -215,7 +202,7 @@ def retention(
     """
     from reasonlens.retention_command import retention_command
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(
         retention_command(older_than, project, settings.database_url, dry_run=dry_run, batch=batch)
     )
@@ -258,7 +245,7 @@ def export(
         kinds = ", ".join(KINDS)
         typer.echo(f"reasonlens export: KIND is one of {kinds}, not {kind!r}", err=True)
         raise typer.Exit(BAD_INPUT)
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(export_command(kind, query, output, settings.database_url))
 
 
@@ -276,7 +263,7 @@ def eval_run(
     """
     from evals.command import run_suite_file  # pandas loads only for evals
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(run_suite_file(suite_file.read(), suite_file.name, settings.database_url))
 
 
@@ -304,7 +291,7 @@ def dataset_upload(
     """
     from evals.dataset_command import upload_file
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(upload_file(file, name, project, format, settings.database_url))
 
 
@@ -316,106 +303,8 @@ def dataset_list(
     """List a project's datasets with their item counts."""
     from evals.dataset_command import list_command
 
-    settings = _settings(database_url=db)
+    settings = cli_settings(database_url=db)
     raise typer.Exit(list_command(project, settings.database_url))
-
-
-@keys_app.command("create")
-def keys_create(
-    project: Annotated[str, typer.Option(help="The key's project (made if new).")],
-    scope: Annotated[
-        list[str],
-        typer.Option(
-            help="ingest, read or admin; repeat for several (--scope ingest --scope read)."
-        ),
-    ],
-    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'checkout prod'.")] = "key",
-    db: DbOption = None,
-) -> None:
-    """Make a key and print it, once. Exits 2 on a bad scope or project name."""
-    from reasonlens.keys_command import create_command
-
-    settings = _settings(database_url=db)
-    raise typer.Exit(create_command(project, name, scope, settings.database_url))
-
-
-@keys_app.command("list")
-def keys_list(
-    project: Annotated[str | None, typer.Option(help="One project's keys.")] = None,
-    db: DbOption = None,
-) -> None:
-    """List keys (prefix, project, scopes, created, last used, revoked); never the keys."""
-    from reasonlens.keys_command import list_command
-
-    settings = _settings(database_url=db)
-    raise typer.Exit(list_command(project, settings.database_url))
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    prefix: Annotated[str, typer.Argument(help="The key's prefix (as listed), or the key.")],
-    db: DbOption = None,
-) -> None:
-    """Revoke a key: requests with it get 401 from then on. Exits 2 if there is none."""
-    from reasonlens.keys_command import revoke_command
-
-    settings = _settings(database_url=db)
-    raise typer.Exit(revoke_command(prefix, settings.database_url))
-
-
-@users_app.command("create")
-def users_create(
-    email: Annotated[str, typer.Option(help="The user's email: their sign-in name.")],
-    admin: Annotated[bool, typer.Option(help="May administer every project.")] = False,
-    password_stdin: Annotated[
-        bool, typer.Option(help="Read the password from standard input, not a prompt.")
-    ] = False,
-    db: DbOption = None,
-) -> None:
-    """Make a dashboard user (password: at least 12 characters). Exits 2 on bad input."""
-    from reasonlens.users_command import create_command
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = _settings(database_url=db)
-    raise typer.Exit(create_command(email, password, admin, settings.database_url))
-
-
-@users_app.command("grant")
-def users_grant(
-    email: Annotated[str, typer.Argument(help="The user's email.")],
-    project: Annotated[str, typer.Argument(help="The project (made if new).")],
-    role: Annotated[str, typer.Argument(help="viewer, editor or admin.")],
-    db: DbOption = None,
-) -> None:
-    """Give a user a role in a project (replacing the one they had there)."""
-    from reasonlens.users_command import grant_command
-
-    settings = _settings(database_url=db)
-    raise typer.Exit(grant_command(email, project, role, settings.database_url))
-
-
-@users_app.command("disable")
-def users_disable(
-    email: Annotated[str, typer.Argument(help="The user's email.")],
-    db: DbOption = None,
-) -> None:
-    """Stop a user signing in, and end their sessions."""
-    from reasonlens.users_command import disable_command
-
-    settings = _settings(database_url=db)
-    raise typer.Exit(disable_command(email, settings.database_url))
-
-
-@users_app.command("list")
-def users_list(db: DbOption = None) -> None:
-    """List users with their roles."""
-    from reasonlens.users_command import list_command
-
-    settings = _settings(database_url=db)
-    raise typer.Exit(list_command(settings.database_url))
 
 
 def _display_url(url: str) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
+from contextlib import ExitStack
 from types import FrameType
 
 import typer
 
 import migrations
 from evals.worker import JobWorker
+from reasonlens.periodic_tasks import start_periodic_tasks
 from reasonlens.settings import Settings
 from store.engine import create_engine
-from store.partition_schedule import PartitionSchedule
-from store.retention_schedule import RetentionSchedule
 
 
 def run_worker(settings: Settings) -> int:
@@ -33,29 +33,10 @@ def run_worker(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    retention = None
-    if settings.retention_days is not None:  # applied by whichever process claims it
-        retention = RetentionSchedule(
-            engine,
-            days=settings.retention_days,
-            interval_s=settings.retention_interval_seconds,
-            lease_s=settings.job_lease_seconds,
-        )
-        retention.start()
-    partitions = None
-    if engine.dialect.name == "postgresql":  # only PostgreSQL stores are ever partitioned
-        partitions = PartitionSchedule(
-            engine, interval_s=settings.partition_check_seconds, lease_s=settings.job_lease_seconds
-        )
-        partitions.start()
-    typer.echo(f"reasonlens worker {worker.name}: running due eval jobs", err=True)
-    try:
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)  # last, after the periodic tasks have stopped
+        start_periodic_tasks(engine, settings, stack)
+        typer.echo(f"reasonlens worker {worker.name}: running due eval jobs", err=True)
         worker.loop()
-    finally:
-        if retention is not None:
-            retention.stop()
-        if partitions is not None:
-            partitions.stop()
-        engine.dispose()
     typer.echo(f"reasonlens worker {worker.name}: stopped", err=True)
     return 0

@@ -9,7 +9,7 @@ payloads: 107,000 rows/s for the INSERT ... SELECT against 37,000 for executeman
 On PostgreSQL rows travel as tuples and go through the driver's executemany.
 
 A span's cost (``collector/costing.py``) travels in its row, ahead of its columns; the
-writer copies the rows that have one into ``span_costs`` (``store/write.py``).
+writer copies the rows that have one into ``span_costs`` (``store/batch_copy.py``).
 
 Evaluation results the agent sent with its spans or logs (``collector/agent_scores.py``)
 travel beside the rows as :class:`AgentScore` records, on both databases: they are
@@ -29,8 +29,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.schema import CreateTable
 
+from store import dialect
 from store.models import LogRecord, Span, SpanCost
 
 # The schema name the writer's SQLite connections attach their batches under.
@@ -40,6 +42,10 @@ BATCH_SCHEMA = "batch"
 SPAN_COLUMNS: tuple[str, ...] = tuple(
     column.name for column in Span.__table__.columns if column.name not in ("id", "project_id")
 )
+
+# The columns the writer inserts into ``spans``, and the key a span already stored has.
+SPAN_INSERT_COLUMNS: tuple[str, ...] = ("project_id", *SPAN_COLUMNS)
+SPAN_KEY = ("project_id", "trace_id", "span_id")
 
 # The span's ``span_costs`` values (its row id is not known before the writer inserts it).
 COST_COLUMNS: tuple[str, ...] = tuple(
@@ -309,4 +315,41 @@ def copy_from_batch(columns: Sequence[str], *where: sa.ColumnElement[bool]) -> s
         )
         .where(n.between(sa.bindparam("first"), sa.bindparam("last")), *where)
         .order_by(n)
+    )
+
+
+def cost_insert(
+    dialect_name: str, source: sa.FromClause, *where: sa.ColumnElement[bool]
+) -> sa.Executable:
+    """Cost values (:data:`COST_COLUMNS`) from ``source``, each joined to its span
+    for the span's row id: the spans are inserted first, in the same transaction. A cost
+    already stored is kept, as its span is (a retried batch). The copy of a SQLite batch
+    (``store/batch_copy.py``) and the tuples' VALUES list (``store/write.py``) both run it."""
+    spans, span_costs = Span.__table__, SpanCost.__table__
+    s = spans.c
+    values: list[sa.ColumnElement[Any]] = [source.c[name] for name in COST_COLUMNS]
+    if dialect_name == "postgresql":  # a VALUES column of NULLs alone would be text
+        values = [
+            sa.cast(value, JSONB if name == "reported_details" else span_costs.c[name].type)
+            for name, value in zip(COST_COLUMNS, values, strict=True)
+        ]
+    select = (
+        sa.select(s.id, *values)
+        .select_from(
+            source.join(
+                spans,
+                sa.and_(
+                    s.project_id == sa.bindparam("project_id", type_=sa.Integer),
+                    s.trace_id == source.c.trace_id,
+                    s.span_id == source.c.span_id,
+                ),
+            )
+        )
+        # SQLite's upsert grammar needs a WHERE before ON CONFLICT after a join.
+        .where(*where or (sa.true(),))
+    )
+    return (
+        dialect.insert_for(dialect_name, span_costs)
+        .from_select(["span_pk", *COST_COLUMNS], select)
+        .on_conflict_do_nothing(index_elements=["span_pk"])
     )

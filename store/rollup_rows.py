@@ -5,7 +5,7 @@ per span in the writer thread on ``bench.ingest``'s traffic, more than the spans
 insert itself (bench/RESULTS.md, issue 10). Most traces, though, arrive whole in one
 request; for those the rollup is a function of the request's rows alone. The worker
 computes it here, with the SQL rollup's rules; the writer stores it only when it can
-show that the trace's stored spans are exactly these rows (``store/write.py``), and
+show that the trace's stored spans are exactly these rows (``store/batch_copy.py``), and
 recomputes in SQL otherwise, so the result never depends on which path ran.
 
 Rules mirrored from ``store/rollup.py``, including SQLite's semantics: ``max`` of text
