@@ -3,122 +3,32 @@ shows: a run comparison's regressed, improved, tools and escalation tables; a su
 drift over its runs and its jobs; the evals page's recent runs; a run's thresholds and
 drift report; a trace's scores; the overview's runaways (its 7 days). Text that
 evaluators, agents and tools wrote arrives disarmed. The command line writes the same
-bytes (``test_csv_refusals.py`` has the older kinds and the refusals)."""
+bytes (``test_csv_tables_cli.py``; ``test_csv_refusals.py`` has the older kinds and the
+refusals)."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from evals.runner import run_suite
-from evals.suite import load_suite
-from reasonlens.cli import app
-from store.evals import NewScore
 from store.models import Project, Runaway
-from tests.compare_data import budget_suite, run, scored_run, trace_ids
+from tests.compare_data import trace_ids
 from tests.csv_files import download, header, table
 from tests.csv_pages import assert_disarmed, fetch, link, page, rows_of
-from tests.demo_data import Loaded, load_demo
-from tests.otlp import SpanSpec, post, request
+from tests.csv_tables_data import FORMULA, HOSTILE, PROJECT, TOOL, Data, tables_data
 from tests.server import Server
 from web.exports import eval_tables, run_compare, trace_scores
 
-PROJECT = "csv-tables"
-HOSTILE = "csv-tables-hostile"
-QUIET = "csv-tables-jobs"  # a suite whose queued job runs over no traffic of PROJECT
-T0 = 1_780_000_000_000_000_000
-DRIFT_SUITE = f"""\
-name: drifting
-select: {{project: {PROJECT}, agent: support, agent_version: "1.5"}}
-evaluators:
-  - step_budget: {{max_steps: 12}}
-  - drift: {{baseline: {{version: "1.4"}}}}
-thresholds:
-  step_budget: {{pass_rate: 0.5}}
-  drift: {{max_drifted: 0}}
-"""
-QUIET_SUITE = f"""\
-name: quiet
-select: {{project: {QUIET}}}
-evaluators:
-  - step_budget: {{max_steps: 9}}
-"""
-FORMULA = '=HYPERLINK("http://evil.example","x")'
-TOOL = "+cmd|' /C calc'!A0"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
-@dataclass(frozen=True)
-class Data:
-    a: int  # budgets, max_steps 12
-    b: int  # budgets, max_steps 7: regressed from a
-    drift_suite: int
-    drift_runs: list[int]
-    jobs_suite: int
-    hostile_a: int
-    hostile_b: int
-    hostile_trace: str
-
-
 @pytest.fixture(scope="module")
-def demo(server: Server) -> Loaded:
-    return load_demo(server, PROJECT, traces=150, seed=11)
-
-
-@pytest.fixture(scope="module")
-def data(server: Server, demo: Loaded) -> Data:
-    a = run(server.engine, budget_suite(PROJECT, "budgets", max_steps=12)).run_id
-    b = run(server.engine, budget_suite(PROJECT, "budgets", max_steps=7)).run_id
-    drift = load_suite(DRIFT_SUITE)
-    drift_runs = [run_suite(server.engine, drift).run_id for _ in range(2)]
-    suites = httpx.get(f"{server.url}/api/suites", params={"project": PROJECT}).json()["suites"]
-    drift_suite = next(s["id"] for s in suites if s["name"] == "drifting")
-    quiet = QUIET_SUITE
-    created = httpx.post(
-        f"{server.url}/api/suites", content=quiet, headers={"content-type": "application/yaml"}
-    )
-    assert created.status_code in (200, 201), created.text
-    jobs_suite = created.json()["id"]
-    for _ in range(2):
-        queued = httpx.post(f"{server.url}/api/suites/{jobs_suite}/jobs")
-        assert queued.status_code == 202, queued.text
-    hostile_a, hostile_b, trace = _hostile_runs(server)
-    return Data(a, b, drift_suite, drift_runs, jobs_suite, hostile_a, hostile_b, trace)
-
-
-def _hostile_runs(server: Server) -> tuple[int, int, str]:
-    """Two runs whose every evaluator-written or client-written text is a formula: the
-    tool name (a span), evaluator names, labels, explanations, item keys, outputs, and
-    an escalation at step 3 through the formula tool."""
-    trace_id, root, tool = "c1" * 16, "c1" * 8, "c2" * 8
-    spans = [
-        SpanSpec(trace_id, root, FORMULA, T0, T0 + 9_000_000, attributes={
-            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": FORMULA}),
-        SpanSpec(trace_id, tool, "tool", T0 + 1_000_000, T0 + 2_000_000, root, attributes={
-            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": TOOL}),
-    ]  # fmt: skip
-    assert post(server.url, request(spans), project=HOSTILE).status_code == 200
-    [trace] = trace_ids(server.engine, HOSTILE)
-
-    def scores(passed: bool) -> list[NewScore]:
-        details = {"item_key": "@item", "expected": "-expected", "output": "+output"}
-        return [
-            NewScore(trace, FORMULA, "@metric", 1.0, "=label", passed, "-why", details=details),
-            NewScore(trace, "@escalation", "escalated", 3.0, TOOL, passed, "\tescalated"),
-        ]
-
-    a = scored_run(server.engine, HOSTILE, "=suite", scores(True))
-    b = scored_run(server.engine, HOSTILE, "=suite", scores(False))
-    return a, b, trace
+def data(server: Server) -> Data:
+    return tables_data(server)
 
 
 # --- A run comparison -----------------------------------------------------------------
@@ -346,108 +256,3 @@ def test_the_runaways_table_exports_its_seven_days(server: Server, data: Data) -
     assert len(everything) == 12  # all time, at most 500: the route's default
     bad = httpx.get(f"{server.url}/api/runaways.csv", params={"project": PROJECT, "since": "x"})
     assert bad.status_code == 400 and "since" in bad.text
-
-
-# --- The command line -----------------------------------------------------------------
-
-
-def export(server: Server, *args: str) -> tuple[int, str]:
-    """``reasonlens export`` through its typer app, in this process (a process each
-    costs seconds of imports on a loaded machine; ``test_csv_refusals.py`` and the
-    first case below run the real entry point): exit code and what it wrote to stderr."""
-    result = CliRunner().invoke(app, ["export", *args, "--db", server.database_url])
-    return result.exit_code, result.stderr
-
-
-def test_the_cli_writes_the_files_the_links_download(
-    server: Server, data: Data, tmp_path: Path
-) -> None:
-    trace = trace_ids(server.engine, PROJECT)[0]
-    cases = [
-        ("eval-compare", f"b={data.b}&against={data.a}&table=regressed&limit=3",
-         f"/api/eval-runs/{data.b}/compare.csv?against={data.a}&table=regressed&limit=3"),
-        ("eval-compare", f"b={data.hostile_b}&table=escalations",
-         f"/api/eval-runs/{data.hostile_b}/compare.csv?table=escalations"),
-        ("suite-drift", f"suite_id={data.drift_suite}",
-         f"/api/suites/{data.drift_suite}/drift.csv"),
-        ("jobs", f"suite_id={data.jobs_suite}&limit=20",
-         f"/api/suites/{data.jobs_suite}/jobs.csv?limit=20"),
-        ("eval-runs", f"project={PROJECT}", f"/api/eval-runs.csv?project={PROJECT}"),
-        ("thresholds", f"run_id={data.drift_runs[0]}",
-         f"/api/eval-runs/{data.drift_runs[0]}/thresholds.csv"),
-        ("run-drift", f"run_id={data.drift_runs[0]}",
-         f"/api/eval-runs/{data.drift_runs[0]}/drift.csv"),
-        ("trace-scores", f"trace_id={trace}&project={PROJECT}",
-         f"/api/traces/{trace}/scores.csv?project={PROJECT}"),
-        ("runs", f"suite_id={data.drift_suite}", f"/api/suites/{data.drift_suite}/runs.csv"),
-        ("suites", f"project={PROJECT}", f"/api/suites.csv?project={PROJECT}"),
-        ("sessions", f"project={PROJECT}", f"/sessions.csv?project={PROJECT}"),
-        ("overview", f"project={PROJECT}&table=tools&window=7d",
-         f"/overview.csv?project={PROJECT}&table=tools&window=7d"),
-        ("runaways", f"project={PROJECT}&limit=5", f"/api/runaways.csv?project={PROJECT}&limit=5"),
-        ("schedules", f"project={PROJECT}", f"/api/schedules.csv?project={PROJECT}"),
-        ("alert-rules", f"project={PROJECT}", f"/api/alert-rules.csv?project={PROJECT}"),
-    ]  # fmt: skip
-    kind, query, href = cases[0]
-    command = [sys.executable, "-m", "reasonlens", "export", kind, query, "-o",
-               str(tmp_path / "first.csv"), "--db", server.database_url]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "first.csv").read_bytes() == fetch(server, href)
-    for number, (kind, query, href) in enumerate(cases):
-        out = tmp_path / f"{number}-{kind}.csv"
-        code, errors = export(server, kind, query, "-o", str(out))
-        assert code == 0, (kind, errors)
-        assert out.read_bytes() == fetch(server, href), kind
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["eval-compare", "b=1&table=everything"], "table: Input should be"),
-        (["eval-compare", "b=987654321"], "no eval run 987654321"),
-        (["eval-compare", "limit=3"], "b: Field required"),
-        (["suite-drift", "suite_id=987654321"], "no eval suite 987654321"),
-        (["suite-drift", "suite_id=1&cursor=garbage"], "cursor:"),
-        (["jobs", "suite_id=1&limit=0"], "limit: Input should be greater than or equal to 1"),
-        (["thresholds", "run_id=x"], "run_id: Input should be a valid integer"),
-        (["run-drift", "run_id=987654321"], "no eval run 987654321"),
-        (["trace-scores", "trace_id=xyz"], "trace_id must be 32 hexadecimal characters"),
-        (["trace-scores", f"trace_id={'ab' * 16}&project=nowhere"], "no project named"),
-        (["eval-runs", "project=nowhere"], "no project named 'nowhere'"),
-        (["sessions", ""], "project: Field required"),
-        (["overview", "project=csv-tables&table=everything"], "table: Input should be"),
-        (["runaways", "since=last-tuesday"], "since: 'last-tuesday' is not a time"),
-        (["alerts", "state=sleeping"], "state: Input should be"),
-        (["schedules", "project=nowhere"], "no project named 'nowhere'"),
-    ],
-)
-def test_the_cli_refuses_bad_parameters_and_writes_nothing(
-    server: Server, demo: Loaded, tmp_path: Path, args: list[str], message: str
-) -> None:
-    code, errors = export(server, *args, "-o", str(tmp_path / "out.csv"))
-    assert code == 2, errors
-    assert message in " ".join(errors.split()), errors
-    assert not list(tmp_path.iterdir())
-
-
-@pytest.mark.parametrize(
-    ("path", "params", "status", "message"),
-    [
-        ("/api/eval-runs/1/compare.csv", {"table": "everything"}, 422, "table"),
-        ("/api/eval-runs/1/compare.csv", {"limit": "0"}, 422, "limit"),
-        ("/api/suites/987654321/drift.csv", {}, 404, "no eval suite 987654321"),
-        ("/api/suites/987654321/jobs.csv", {}, 404, "no eval suite 987654321"),
-        ("/api/eval-runs/987654321/thresholds.csv", {}, 404, "no eval run 987654321"),
-        ("/api/eval-runs/987654321/drift.csv", {}, 404, "no eval run 987654321"),
-        ("/api/eval-runs.csv", {"project": "nowhere"}, 404, "no project named 'nowhere'"),
-        ("/api/traces/xyz/scores.csv", {}, 400, "32 hexadecimal"),
-    ],
-)
-def test_the_routes_refuse_before_streaming(
-    server: Server, path: str, params: dict[str, str], status: int, message: str
-) -> None:
-    response = httpx.get(f"{server.url}{path}", params=params, timeout=30)
-    assert response.status_code == status, response.text
-    assert message in response.text
-    assert not response.headers["content-type"].startswith("text/csv")

@@ -28,8 +28,8 @@ from store.models import Base, Span, Trace
 from store.partitions import PARTITION_KEY, day_of, ns_of
 from tests.databases import BACKEND, fresh_database
 from tests.otlp import Ids, SpanSpec, post, request
+from tests.retention_data import DAY, of_traces, retention, rows, send_traces
 from tests.server import Server
-from tests.test_retention import DAY, of_traces, retention, rows, send_traces
 
 postgresql_only = pytest.mark.skipif(BACKEND != "postgresql", reason="a PostgreSQL feature")
 
