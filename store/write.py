@@ -12,35 +12,19 @@ from sqlalchemy.engine import Connection, Dialect
 
 from store import dialect
 from store.batch import (
-    COST_COLUMNS,
     LOG_COLUMNS,
-    SPAN_INSERT_COLUMNS,
-    SPAN_KEY,
     LogBatch,
     ScoreGroups,
     SpanBatch,
-    cost_insert,
 )
 from store.batch_copy import copy_serialized
-from store.models import LogRecord, PriceRecord, Score, Span, SpanCost
+from store.models import LogRecord, PriceRecord, Score
 from store.projects import ensure_projects
 from store.rollup import refresh_rollups
+from store.span_copy import copy_spans
 
-spans = Span.__table__
-span_costs = SpanCost.__table__
 log_records = LogRecord.__table__
 scores = Score.__table__
-_COST_ROWS_PER_STATEMENT = 2000  # PostgreSQL binds at most 65,535 values a statement
-# The cost rows' columns as a VALUES list binds them: the span's ids, then the values
-# typed as span_costs types them (JSON arrives serialized, as text).
-_COST_SOURCE_COLUMNS = [
-    sa.column("trace_id", sa.String),
-    sa.column("span_id", sa.String),
-    *(
-        sa.column(name, sa.Text if name == "reported_details" else span_costs.c[name].type)
-        for name in COST_COLUMNS
-    ),
-]
 _LOG_INSERT_COLUMNS = ("project_id", *LOG_COLUMNS)
 _LOG_KEY = ("project_id", "record_hash")
 
@@ -54,12 +38,8 @@ def _tuple_insert(
     Rows are bound as they come from the decode workers (JSON columns already text),
     through the driver: no per-value type processing in the writer thread.
     """
-    # On PostgreSQL the spans' conflict names no index: a store partitioned by start time
-    # (store/partitions.py) has its key with start_time_ns added, the others without.
-    # Either way the only unique index a new span can hit is that key (ids are new).
-    any_key = connection_dialect.name == "postgresql" and table is spans
     statement = dialect.insert_for(connection_dialect.name, table).on_conflict_do_nothing(
-        index_elements=None if any_key else list(key)
+        index_elements=list(key)
     )
     # for_executemany: a single-row compile would end in RETURNING id, and every id
     # would come back from PostgreSQL only to be dropped.
@@ -69,18 +49,6 @@ def _tuple_insert(
     if compiled.positional and tuple(compiled.positiontup or ()) != columns:
         raise RuntimeError("compiled INSERT parameters are not in column order")
     return str(compiled), bool(compiled.positional)
-
-
-def _insert_cost_rows(
-    connection: Connection, project_ids: dict[str, int], costs: Sequence[tuple[str, Any]]
-) -> None:
-    """The tuple path's costs (PostgreSQL): a VALUES list joined to the spans, in chunks."""
-    for project, rows in costs:
-        for start in range(0, len(rows), _COST_ROWS_PER_STATEMENT):
-            chunk = rows[start : start + _COST_ROWS_PER_STATEMENT]
-            source = sa.values(*_COST_SOURCE_COLUMNS, name="costs").data(list(chunk))
-            insert = cost_insert(connection.dialect.name, source)
-            connection.execute(insert, {"project_id": project_ids[project]})
 
 
 def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
@@ -105,7 +73,7 @@ def write_spans(connection: Connection, batches: Sequence[SpanBatch]) -> int:
         if batch.sqlite is not None:
             left = copy_serialized(connection, batch, project_ids)
         elif batch.groups:
-            _insert_tuples(connection, project_ids, batch)
+            copy_spans(connection, project_ids, batch.groups, batch.costs)
         for project, trace_ids in left.items():
             recompute.setdefault(project, set()).update(trace_ids)
     write_prices(connection, {key: p for batch in batches for key, p in batch.prices.items()})
@@ -203,11 +171,6 @@ def _score_insert(dialect_name: str) -> sa.Executable:
         # The unique index is partial; naming its condition lets the database use it.
         index_where=scores.c.dedupe_key.isnot(None),
     )
-
-
-def _insert_tuples(connection: Connection, project_ids: dict[str, int], batch: SpanBatch) -> None:
-    _execute_tuples(connection, spans, SPAN_INSERT_COLUMNS, SPAN_KEY, project_ids, batch.groups)
-    _insert_cost_rows(connection, project_ids, batch.costs)
 
 
 def _execute_tuples(
