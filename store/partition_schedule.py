@@ -38,8 +38,10 @@ class PartitionSchedule(PeriodicThread):
             with self._engine.begin() as connection:
                 made = ensure_ahead(connection, time.time_ns())
         finally:
-            # A failed run (its lock was busy) is due again in a minute.
-            again = self._interval if made is not None else timedelta(seconds=60)
+            # A failed run (its lock was busy) is due again in a minute, or at the next
+            # interval if that is sooner (as retention's).
+            retry = min(self._interval, timedelta(seconds=60))
+            again = self._interval if made is not None else retry
             with self._engine.begin() as connection:
                 finished = datetime.now(UTC)
                 result = {"made": made} if made is not None else {"error": "failed"}
