@@ -192,7 +192,7 @@ def test_far_off_times_go_to_the_default_partition_until_theirs_is_made(
     far = [SpanSpec(ids.trace(), ids.span(), "agent", at, at + 1000) for at in (past, soon)]
     for _ in range(2):
         sent = post(server.url, request(far), project=project)
-        assert sent.status_code == 200, (sent.text, server.output)
+        assert sent.status_code == 200, (sent.text, server.output())
     assert server.count(Span, project) == 2
     where = partitions_of(server)
     assert where[far[0].span_id] == "spans_default"
@@ -200,7 +200,7 @@ def test_far_off_times_go_to_the_default_partition_until_theirs_is_made(
     while where.get(far[1].span_id) == "spans_default" and time.monotonic() < deadline:
         time.sleep(0.2)
         where = partitions_of(server)
-    assert where[far[1].span_id] == day_partition(soon), server.output  # moved into it
+    assert where[far[1].span_id] == day_partition(soon), server.output()  # moved into it
     assert server.count(Span, project) == 2
     for span in far:
         page = httpx.get(f"{server.url}/traces/{span.trace_id}", params={"project": project})
