@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         url, synchronous = settings.database_url, settings.sqlite_synchronous
-        engine = create_engine(url, sqlite_synchronous=synchronous)
+        engine = create_engine(url, sqlite_synchronous=synchronous, pool_size=settings.db_pool_size)
         if settings.migrate_on_start:
             migrations.upgrade(engine)
         sqlite = is_sqlite(url)

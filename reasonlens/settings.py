@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         True, description="Apply pending database migrations when the server starts."
     )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL connections each server or worker process keeps open, "
+        "and as many more it may open under load.",
+    )
     runaway_factor: float = Field(
         3.0,
         gt=1,

@@ -18,7 +18,7 @@ from store.engine import create_engine
 
 def run_worker(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     if settings.migrate_on_start:
         migrations.upgrade(engine)
     worker = JobWorker(

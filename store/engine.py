@@ -23,6 +23,7 @@ def create_engine(
     sqlite_synchronous: SqliteSynchronous = "FULL",
     sqlite_wal_autocheckpoint: int | None = None,
     sqlite_cache_mib: int = 16,
+    pool_size: int = 10,
 ) -> Engine:
     """Build an engine; on SQLite, set the PRAGMAs every connection needs.
 
@@ -31,6 +32,8 @@ def create_engine(
     automatic one only as a high-water safety net. ``sqlite_cache_mib`` is the page cache
     of each connection: large for the writer (the unique index of a big store stays in
     memory while inserting), small elsewhere to keep the server's memory bounded.
+    ``pool_size`` is PostgreSQL's pool: connections kept open, and as many more under load
+    (SQLite's pool opens a connection per thread).
 
     Unknown backends are refused here, with the URL forms that work, rather than failing
     later with a driver error.
@@ -56,7 +59,9 @@ def create_engine(
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return sa.create_engine(
+            parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+        )
     raise ValueError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/dbname"
