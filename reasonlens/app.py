@@ -40,6 +40,7 @@ from web.exports.export_worker import ExportWorker
 from web.headers import SecurityHeaders
 from web.pages import router as pages_router
 from web.pages.login import router as login_router
+from web.sign_in_guard import SignInGuard
 from web.templating import STATIC_DIR
 
 
@@ -153,6 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "ingest": ingest,
                 "credentials": credentials,
                 "export_worker": export_worker,
+                "sign_in_guard": SignInGuard(),
             }
 
     app = FastAPI(

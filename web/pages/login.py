@@ -2,7 +2,8 @@
 
 GET  /login    the form (``?next=`` the page to return to)
 POST /login    email and password: a session cookie and 303 to ``next``; 401 and the
-               form again for a wrong pair, never saying which half was wrong
+               form again for a wrong pair, never saying which half was wrong; 429 after
+               too many wrong ones (``web/sign_in_guard.py``)
 POST /logout   ends the session here and in the store: 303 to /login
 
 The cookie is HttpOnly (no script reads it), SameSite=Lax (other sites' forms do not
@@ -13,6 +14,7 @@ that says so with X-Forwarded-Proto, which uvicorn trusts from 127.0.0.1).
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +26,7 @@ from store.users import SESSION_LIFETIME
 from web.access import SESSION_COOKIE, check_csrf
 from web.forms import form_reader
 from web.origin import same_origin
+from web.sign_in_guard import SignInGuard
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,10 +52,23 @@ async def login(
 ) -> Response:
     email, password = form.get("email", ""), form.get("password", "")
     target = _next_page(form.get("next"))
-    token = await asyncio.to_thread(_sign_in, request, email, password)
+    guard: SignInGuard = request.state.sign_in_guard
+    address = request.client.host if request.client else ""
+    wait = guard.wait_seconds(address, email)
+    if wait is not None:
+        minutes = math.ceil(wait / 60)
+        error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        context = {"next": target, "error": error, "email": email}
+        answer = render(request, "login.html", context, status_code=429)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
+    async with guard.checks:
+        token = await asyncio.to_thread(_sign_in, request, email, password)
     if token is None:
+        guard.failed(address, email)
         context = {"next": target, "error": "Wrong email or password.", "email": email}
         return render(request, "login.html", context, status_code=401)
+    guard.succeeded(email)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
