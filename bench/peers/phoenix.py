@@ -27,23 +27,12 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.peers.process import (
-    PeerError,
-    count_rows,
-    free_port,
-    kill_group,
-    process_tree,
-    require_free,
-    status_kib,
-    stop_group,
-    wait_for_spans,
-    wait_ready,
-)
+from bench.peers.process import PeerError, free_port, require_free, wait_for_spans
+from bench.peers.server import PeerServer, installed_version, launched, scrubbed_environment
 
 __all__ = [
     "DEFAULT_VENV",
@@ -60,11 +49,6 @@ DEFAULT_VENV = Path(
 )
 """Phoenix's own venv; ``PHOENIX_VENV`` overrides it, as for install_phoenix.sh."""
 
-_DB_NAME = "phoenix.db"
-_LOG_NAME = "phoenix.log"
-
-# Environment variables that would change what the child does if inherited from the
-# benchmark's environment (another venv on the path, an exporter pointing elsewhere).
 _SCRUBBED_PREFIXES = ("PHOENIX_", "OTEL_", "PYTHON", "VIRTUAL_ENV")
 
 
@@ -73,80 +57,19 @@ PhoenixError = PeerError
 
 
 @dataclass
-class PhoenixServer:
+class PhoenixServer(PeerServer):
     """A running Phoenix process and the paths needed to observe it."""
 
-    process: subprocess.Popen[bytes]
-    workdir: Path
-    http_port: int
-    grpc_port: int
-    version: str
-    name: str = "Phoenix"
-    startup_seconds: float = 0.0
-    """From spawning the process until ``/readyz`` answered 200 (includes migrations)."""
-    _peak_rss: int = field(default=0, repr=False)
+    name = "Phoenix"
+    db_name = "phoenix.db"
+    log_name = "phoenix.log"
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def otlp_endpoint(self) -> str:
-        """OTLP/HTTP traces URL; send ``Content-Type: application/x-protobuf``."""
-        return f"{self.base_url}/v1/traces"
-
-    @property
-    def db_path(self) -> Path:
-        return self.workdir / _DB_NAME
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / _LOG_NAME
-
-    def count_spans(self) -> int:
-        """Spans committed to Phoenix's database, hence queryable through its API."""
-        self.sample_rss()
-        return count_rows(self.db_path, "SELECT count(*) FROM spans")
-
-    def rss_bytes(self) -> int:
-        """Current resident memory of Phoenix's process tree (0 once it has exited)."""
-        return sum(status_kib(pid, "VmRSS") * 1024 for pid in process_tree(self.process.pid))
-
-    def sample_rss(self) -> int:
-        """Fold the current RSS into :attr:`peak_rss_bytes` and return it.
-
-        Called by :meth:`count_spans`, so polling for spans also tracks memory.
-        The kernel's high-water mark (VmHWM) of the main process catches peaks
-        between samples; the tree-wide sum catches any child processes.
-        """
-        rss = self.rss_bytes()
-        hwm = status_kib(self.process.pid, "VmHWM") * 1024
-        self._peak_rss = max(self._peak_rss, rss, hwm)
-        return rss
-
-    @property
-    def peak_rss_bytes(self) -> int:
-        """Highest RSS seen so far; still valid after Phoenix has stopped."""
-        if self.process.poll() is None:
-            self.sample_rss()
-        return self._peak_rss
-
-    def log_tail(self, max_bytes: int = 8000) -> str:
-        """The end of Phoenix's combined stdout/stderr, for error messages."""
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
-            return "<no log>"
-        return data[-max_bytes:].decode("utf-8", "replace")
+    grpc_port: int = 0
 
 
 def phoenix_version(venv: Path = DEFAULT_VENV) -> str:
     """The arize-phoenix version installed in ``venv``, read from its dist-info."""
-    for dist_info in venv.glob("lib/python*/site-packages/arize_phoenix-*.dist-info"):
-        return dist_info.name.removeprefix("arize_phoenix-").removesuffix(".dist-info")
-    raise PhoenixError(
-        f"arize-phoenix is not installed in {venv}; run bench/peers/install_phoenix.sh"
-    )
+    return installed_version(venv, "arize_phoenix", "bench/peers/install_phoenix.sh")
 
 
 @contextlib.contextmanager
@@ -167,49 +90,31 @@ def run_phoenix(
     variable set here, e.g. ``{"PHOENIX_MAX_SPANS_QUEUE_SIZE": "100000"}``.
     """
     version = phoenix_version(venv)
-    executable = venv / "bin" / "phoenix"
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     grpc_port = free_port() if grpc_port is None else grpc_port
     for port in (http_port, grpc_port):
         require_free(port)
-
     env = _child_env(workdir, http_port, grpc_port)
     env.update(extra_env or {})
-    with open(workdir / _LOG_NAME, "ab") as log:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [str(executable), "serve"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group, so cleanup reaches any child
-        )
-    server = PhoenixServer(process, workdir, http_port, grpc_port, version)
-    try:
-        wait_ready(
-            process, f"{server.base_url}/readyz", startup_timeout, server.log_tail, "Phoenix"
-        )
-        server.startup_seconds = time.monotonic() - started
-        yield server
-    except BaseException:
-        kill_group(process)
-        raise
-    else:
-        _stop(server)
+    command = [str(venv / "bin" / "phoenix"), "serve"]
+
+    def make(process: subprocess.Popen[bytes]) -> PhoenixServer:
+        return PhoenixServer(process, workdir, http_port, version, grpc_port=grpc_port)
+
+    with launched(PhoenixServer, command, env, workdir, "/readyz", startup_timeout, make) as px:
+        yield px
 
 
 def _child_env(workdir: Path, http_port: int, grpc_port: int) -> dict[str, str]:
     """Environment for a Phoenix that stays inside ``workdir`` and off the network."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env = scrubbed_environment(_SCRUBBED_PREFIXES)
     tmp = workdir / "tmp"  # Phoenix writes a pid file under $TMPDIR/.arize-phoenix
     tmp.mkdir(exist_ok=True)
     env.update(
         {
             "PHOENIX_WORKING_DIR": str(workdir),  # else it falls back to ~/.phoenix
-            "PHOENIX_SQL_DATABASE_URL": f"sqlite:///{workdir / _DB_NAME}",
+            "PHOENIX_SQL_DATABASE_URL": f"sqlite:///{workdir / PhoenixServer.db_name}",
             "PHOENIX_HOST": "127.0.0.1",
             "PHOENIX_PORT": str(http_port),
             "PHOENIX_GRPC_PORT": str(grpc_port),  # its default, 4317, may be taken
@@ -225,9 +130,3 @@ def _child_env(workdir: Path, http_port: int, grpc_port: int) -> dict[str, str]:
         }
     )
     return env
-
-
-def _stop(server: PhoenixServer, grace: float = 20.0) -> None:
-    """SIGTERM and wait (uvicorn shuts down cleanly); SIGKILL the group if it hangs."""
-    server.sample_rss()
-    stop_group(server.process, grace)
